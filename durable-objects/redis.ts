@@ -1,0 +1,46 @@
+import { Redis } from "@upstash/redis/cloudflare";
+import { errorMessage, log } from "./log.ts";
+
+/**
+ * Redis keys, under REDIS_PREFIX (default "fp") so deployments — or test runs — can share one database.
+ * dirtyTeams: teams with buffered rows, the cron supervisor's safety net for lost alarms.
+ * knownTeams: every team the cron has seen, so admin metrics list them without waking any object.
+ * queue(team): a team's published queue figures (a hash).
+ */
+export function redisKeys(env: Pick<Env, "REDIS_PREFIX">) {
+  const prefix = env.REDIS_PREFIX || "fp";
+  return {
+    dirtyTeams: `${prefix}:teams:dirty`,
+    knownTeams: `${prefix}:teams:known`,
+    queue: (teamId: string) => `${prefix}:queue:${teamId}`,
+    rateLimit: `${prefix}:rl`,
+  };
+}
+
+/** Upstash Redis, or null when not configured: every Redis feature degrades, never blocks ingest. */
+export function redisFrom(env: Env): Redis | null {
+  if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) return null;
+  return new Redis({
+    url: env.UPSTASH_REDIS_REST_URL,
+    token: env.UPSTASH_REDIS_REST_TOKEN,
+    // Fail fast: a slow Redis must not hold a phone's request; callers fail open.
+    retry: { retries: 1, backoff: () => 50 },
+    signal: () => AbortSignal.timeout(2_000),
+  });
+}
+
+async function failOpen(what: string, teamId: string, op: (r: Redis) => Promise<unknown>, env: Env): Promise<void> {
+  const redis = redisFrom(env);
+  if (!redis) return;
+  try {
+    await op(redis);
+  } catch (err) {
+    log({ event: "redis_unavailable", op: what, teamId, error: errorMessage(err) });
+  }
+}
+
+export const markTeamDirty = (env: Env, teamId: string) =>
+  failOpen("sadd", teamId, (r) => r.sadd(redisKeys(env).dirtyTeams, teamId), env);
+
+export const markTeamClean = (env: Env, teamId: string) =>
+  failOpen("srem", teamId, (r) => r.srem(redisKeys(env).dirtyTeams, teamId), env);

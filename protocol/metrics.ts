@@ -1,0 +1,24 @@
+import { z } from "zod";
+
+/** A team's write-pipeline figures: /v1/metrics, the live map's queue panel, fp:queue:<team> in Redis. */
+export const queueFigures = z.object({
+  teamId: z.string(),
+  depth: z.number().int(),
+  byKind: z.record(z.string(), z.number().int()),
+  oldestAgeMs: z.number().nullable(),
+  nextFlushAt: z.number().nullable(),
+  lastFlushAt: z.number().nullable(),
+  lastFlushRows: z.number().int(),
+  lastFlushMs: z.number(),
+  flushedTotal: z.number().int(),
+  flushesTotal: z.number().int(),
+  acceptedTotal: z.number().int(),
+  duplicatesTotal: z.number().int(),
+  refusedTotal: z.number().int(),
+  consecutiveFailures: z.number().int(),
+  lastError: z.string().nullable(),
+  lastErrorAt: z.number().nullable(),
+  drainRowsPerS: z.number().nullable(),
+  updatedAt: z.number(),
+});
+export type QueueFigures = z.infer<typeof queueFigures>;

@@ -1,0 +1,45 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import fs from "node:fs";
+import { defineConfig } from "vitest/config";
+import { planStack, workerBindings } from "./test/support/stack.ts";
+
+const plan = await planStack();
+// wrangler.toml serves static assets from the Vite build; the Worker tests do not need it built.
+fs.mkdirSync("dist/web", { recursive: true });
+
+const workerTest = (name: string, include: string[], bindings: Record<string, string>) => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: { bindings },
+    }),
+  ],
+  test: {
+    name,
+    include,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
+
+export default defineConfig({
+  test: {
+    // At the root, so it is evaluated by Node's own resolver: the Workers projects resolve modules with
+    // worker conditions, under which `ws` and `ioredis` load their browser stubs.
+    globalSetup: ["./test/support/global-setup.ts"],
+    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
+    projects: [
+      workerTest("workers", ["test/workers/**/*.test.ts"], workerBindings(plan)),
+      // Outage drills cut their own proxy: a project of their own so no other test sees the cut.
+      workerTest("workers-faults", ["test/workers-faults/**/*.test.ts"], workerBindings(plan, plan.faultProxyPort)),
+      {
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,38 @@
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { errorBody } from "../protocol/errors.ts";
+import { errorMessage, log } from "../durable-objects/log.ts";
+import { admin } from "./admin.ts";
+import type { AuthVars } from "./auth.ts";
+import { ApiError } from "./errors.ts";
+import { health } from "./health.ts";
+import { ingest } from "./ingest.ts";
+import { metrics } from "./metrics.ts";
+
+export const app = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+
+app.route("/", health);
+app.route("/", ingest);
+app.route("/", metrics);
+app.route("/", admin);
+
+app.notFound((c) => {
+  const path = new URL(c.req.url).pathname;
+  if (path.startsWith("/v1/") || path === "/metrics") {
+    return c.json(errorBody("not_found", `no route ${c.req.method} ${path}`), 404);
+  }
+  return c.env.ASSETS.fetch(c.req.raw);
+});
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) {
+    for (const [k, v] of Object.entries(err.extra?.headers ?? {})) c.header(k, v);
+    return c.json({ ...err.extra?.body, ...errorBody(err.code, err.message, err.issues) }, err.status);
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    return c.json(errorBody("bad_request", err.message || "bad request"), err.status);
+  }
+  // Unknown: a bug or an outage. Log it whole, answer without a stack trace; the client retries.
+  log({ event: "unhandled_error", method: c.req.method, path: new URL(c.req.url).pathname, error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined });
+  return c.json(errorBody("internal", "something went wrong on our side; retry later"), 500);
+});

@@ -1,0 +1,63 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ingestEnvelope, MAX_BODY_BYTES, partitionEvents, toIssues, type IngestResult } from "../protocol/events.ts";
+import type { AuthVars } from "./auth.ts";
+import { requireRole } from "./auth.ts";
+import { ApiError } from "./errors.ts";
+import { rateLimit } from "./rate-limit.ts";
+
+export const ingest = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+
+/** Reads a JSON body: 415 unless JSON, 413 past the cap (checked on the stream, before parsing), 400 unless it parses. */
+export const jsonBody = [
+  async (c: { req: { header(name: string): string | undefined } }, next: () => Promise<void>) => {
+    const type = c.req.header("Content-Type") ?? "";
+    if (!/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type)) {
+      throw new ApiError(415, "unsupported_media_type", "send Content-Type: application/json");
+    }
+    await next();
+  },
+  bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+    },
+  }),
+] as const;
+
+export async function readJson(req: Request): Promise<unknown> {
+  try {
+    return await req.json();
+  } catch {
+    throw new ApiError(400, "invalid_json", "the body is not valid JSON");
+  }
+}
+
+ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, ...jsonBody, async (c) => {
+  const envelope = ingestEnvelope.safeParse(await readJson(c.req.raw));
+  if (!envelope.success) {
+    throw new ApiError(400, "invalid_envelope", "the body must be { \"events\": [ …1 to 500 events… ] }", toIssues(envelope.error));
+  }
+  const { valid, rejected } = partitionEvents(envelope.data.events);
+  if (valid.length === 0) {
+    throw new ApiError(400, "no_valid_events", "no event in the batch is valid", rejected.flatMap((r) => r.issues), {
+      body: { accepted: 0, duplicates: 0, rejected, leads: [] },
+    });
+  }
+  const claims = c.get("claims");
+  const hub = c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(claims.team));
+  const result = await hub.ingest({ teamId: claims.team, userId: claims.sub, events: valid, receivedAt: Date.now() });
+  const body: IngestResult = { accepted: result.accepted, duplicates: result.duplicates, rejected, leads: result.leads };
+  if (result.refused > 0) {
+    c.header("Retry-After", String(result.retryAfterS ?? 30));
+    return c.json(
+      {
+        ...body,
+        refused: result.refused,
+        error: { code: "backpressure", message: "the team's buffer is full; retry the refused events later" },
+      },
+      503,
+    );
+  }
+  return c.json(body, 202);
+});

@@ -1,0 +1,97 @@
+import { Hono } from "hono";
+import { redisFrom, redisKeys } from "../durable-objects/redis.ts";
+import { errorMessage, log } from "../durable-objects/log.ts";
+import { queueFigures, type QueueFigures } from "../protocol/metrics.ts";
+import { requireRole, type AuthVars } from "./auth.ts";
+
+export const metrics = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+
+function liveFigures(env: Env, team: string): Promise<QueueFigures> {
+  return env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)).figures();
+}
+
+/**
+ * Undo what a Redis hash does to figures: @upstash/redis gives back long floats as strings (to keep
+ * their precision) and JSON-looking strings as objects.
+ */
+function fromRedisHash(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    out[k] = typeof v === "string" && k !== "teamId" && k !== "lastError" && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : v;
+  }
+  if (typeof out.byKind === "string") out.byKind = JSON.parse(out.byKind);
+  out.teamId = String(raw.teamId ?? "");
+  return out;
+}
+
+/** Every known team's figures as the cron last published them: reading them wakes no object. */
+async function publishedFigures(env: Env): Promise<QueueFigures[]> {
+  const redis = redisFrom(env);
+  if (!redis) return [];
+  try {
+    const keys = redisKeys(env);
+    const teams = await redis.smembers(keys.knownTeams);
+    if (teams.length === 0) return [];
+    const p = redis.pipeline();
+    for (const t of teams) p.hgetall(keys.queue(t));
+    const rows = await p.exec<(Record<string, unknown> | null)[]>();
+    return rows.flatMap((raw) => {
+      if (!raw) return [];
+      const parsed = queueFigures.safeParse(fromRedisHash(raw));
+      return parsed.success ? [parsed.data] : [];
+    });
+  } catch (err) {
+    log({ event: "metrics_redis_unavailable", error: errorMessage(err) });
+    return [];
+  }
+}
+
+async function figuresFor(c: { env: Env; get(k: "claims"): AuthVars["claims"]; req: { query(k: string): string | undefined } }) {
+  const claims = c.get("claims");
+  const team = c.req.query("team");
+  if (claims.role !== "admin") return [await liveFigures(c.env, claims.team)];
+  if (team) return [await liveFigures(c.env, team)];
+  const published = await publishedFigures(c.env);
+  // The admin's own team is always fresh, even before the cron has published it.
+  const own = await liveFigures(c.env, claims.team);
+  return [own, ...published.filter((f) => f.teamId !== claims.team)].filter((f) => f.teamId !== "");
+}
+
+/** Managers: their own team, fresh from its TeamHub. Admins: any `?team=`, or every known team. */
+metrics.get("/v1/metrics", requireRole("manager", "admin"), async (c) => {
+  return c.json({ teams: await figuresFor(c) });
+});
+
+const gauges: [name: string, help: string, type: "gauge" | "counter", read: (f: QueueFigures) => number | null][] = [
+  ["fieldpulse_queue_depth", "Rows buffered in the team's TeamHub, waiting for a flush.", "gauge", (f) => f.depth],
+  ["fieldpulse_queue_oldest_age_seconds", "Age of the oldest buffered row.", "gauge", (f) => (f.oldestAgeMs === null ? null : f.oldestAgeMs / 1000)],
+  ["fieldpulse_flush_consecutive_failures", "Flushes failed in a row (0 when healthy).", "gauge", (f) => f.consecutiveFailures],
+  ["fieldpulse_last_flush_timestamp_seconds", "When the last successful flush committed.", "gauge", (f) => (f.lastFlushAt === null ? null : f.lastFlushAt / 1000)],
+  ["fieldpulse_drain_rows_per_second", "Recent flush throughput.", "gauge", (f) => f.drainRowsPerS],
+  ["fieldpulse_flushed_rows_total", "Rows written to Postgres by flushes.", "counter", (f) => f.flushedTotal],
+  ["fieldpulse_flushes_total", "Successful flush batches.", "counter", (f) => f.flushesTotal],
+  ["fieldpulse_accepted_events_total", "Events accepted into the buffer.", "counter", (f) => f.acceptedTotal],
+  ["fieldpulse_duplicate_events_total", "Events ignored as already buffered.", "counter", (f) => f.duplicatesTotal],
+  ["fieldpulse_refused_events_total", "Events refused under backpressure.", "counter", (f) => f.refusedTotal],
+];
+
+export function prometheusText(all: QueueFigures[]): string {
+  const lines: string[] = [];
+  for (const [name, help, type, read] of gauges) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const f of all) {
+      const v = read(f);
+      if (v !== null) lines.push(`${name}{team="${f.teamId}"} ${v}`);
+    }
+  }
+  lines.push("# HELP fieldpulse_queue_depth_by_kind Buffered rows per event kind.", "# TYPE fieldpulse_queue_depth_by_kind gauge");
+  for (const f of all) {
+    for (const [kind, n] of Object.entries(f.byKind)) lines.push(`fieldpulse_queue_depth_by_kind{team="${f.teamId}",kind="${kind}"} ${n}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+metrics.get("/metrics", requireRole("admin"), async (c) => {
+  const all = await figuresFor(c);
+  return c.text(prometheusText(all), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+});
