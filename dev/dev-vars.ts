@@ -21,15 +21,22 @@ export function loadDevVars(file = DEV_VARS): Record<string, string> {
   return fs.existsSync(file) ? parseDevVars(fs.readFileSync(file, "utf8")) : {};
 }
 
-/** Write .dev.vars, keeping any value already there (a developer's own DATABASE_URL, the AUTH_SECRET). */
-export function ensureDevVars(defaults: Record<string, string>, file = DEV_VARS): Record<string, string> {
+/**
+ * Make sure .dev.vars holds the local secrets (a random AUTH_SECRET and dialer secret on first run),
+ * keeping whatever is already there. Service URLs are not written here: `npm run dev` passes the
+ * ports it started as wrangler --var, so a DATABASE_URL in this file always means "use my database".
+ */
+export function ensureLocalSecrets(file = DEV_VARS): Record<string, string> {
   const current = loadDevVars(file);
-  const merged: Record<string, string> = { AUTH_SECRET: randomBytes(32).toString("base64url"), ...defaults, ...current };
-  const body = [
-    "# Local secrets for wrangler dev (written by `npm run dev`; edit freely, values here win).",
-    ...Object.entries(merged).map(([k, v]) => `${k}=${v}`),
-    "",
-  ].join("\n");
-  if (body !== (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "")) fs.writeFileSync(file, body, { mode: 0o600 });
-  return merged;
+  const defaults: Record<string, string> = {
+    AUTH_SECRET: randomBytes(32).toString("base64url"),
+    DIALER_WEBHOOK_SECRET: `whsec_${randomBytes(24).toString("base64")}`,
+  };
+  const missing = Object.entries(defaults).filter(([k]) => !current[k]);
+  if (missing.length > 0) {
+    const existing = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "# Local secrets for wrangler dev (edit freely; see .dev.vars.example).\n";
+    const body = existing.replace(/\n?$/, "\n") + missing.map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
+    fs.writeFileSync(file, body, { mode: 0o600 });
+  }
+  return { ...Object.fromEntries(missing), ...current };
 }

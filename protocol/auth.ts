@@ -1,3 +1,4 @@
+import { sign } from "hono/jwt";
 import { z } from "zod";
 
 export const ROLES = ["field", "manager", "admin"] as const;
@@ -13,3 +14,13 @@ export const tokenClaims = z.object({
   iat: z.number().int().optional(),
 });
 export type TokenClaims = z.infer<typeof tokenClaims>;
+
+/** Mint a token (the admin route, `npm run token`, the simulator and tests all sign the same way). */
+export async function signToken(
+  claims: Omit<TokenClaims, "exp" | "iat"> & { ttlSeconds?: number },
+  secret: string,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const { ttlSeconds = 12 * 3600, ...rest } = claims;
+  return sign({ ...rest, iat: now, exp: now + ttlSeconds }, secret, "HS256");
+}

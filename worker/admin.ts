@@ -1,8 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { ROLES } from "../protocol/auth.ts";
+import { ROLES, signToken } from "../protocol/auth.ts";
 import { toIssues } from "../protocol/events.ts";
-import { requireRole, signToken, type AuthVars } from "./auth.ts";
+import { requireRole, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { jsonBody, readJson } from "./ingest.ts";
 

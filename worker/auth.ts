@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { sign, verify } from "hono/jwt";
+import { verify } from "hono/jwt";
 import { tokenClaims, type Role, type TokenClaims } from "../protocol/auth.ts";
 import { ApiError } from "./errors.ts";
 
@@ -28,15 +28,6 @@ export async function verifyToken(token: string, secret: string): Promise<TokenC
   const claims = tokenClaims.safeParse(payload);
   if (!claims.success) throw new ApiError(401, "invalid_token", "the token's claims are not valid");
   return claims.data;
-}
-
-export async function signToken(
-  claims: Omit<TokenClaims, "exp" | "iat"> & { ttlSeconds?: number },
-  secret: string,
-): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const { ttlSeconds = 12 * 3600, ...rest } = claims;
-  return sign({ ...rest, iat: now, exp: now + ttlSeconds }, secret, "HS256");
 }
 
 /** Authenticate, then allow only the given roles (admin may do anything a manager may). */

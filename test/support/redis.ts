@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { canConnect, freePort } from "./stack.ts";
+import { canConnect, freePort } from "../../dev/net.ts";
 
 /** The machine's Redis when it answers; else a throwaway redis-server if one is on PATH. */
 export async function ensureRedis(url: string): Promise<{ url: string; stop: () => Promise<void> }> {

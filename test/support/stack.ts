@@ -3,7 +3,7 @@
  * Worker's bindings can name their ports) and started by globalSetup (test/support/global-setup.ts).
  */
 import { randomBytes } from "node:crypto";
-import net from "node:net";
+import { canConnect, freePort } from "../../dev/net.ts";
 
 export interface StackPlan {
   postgres: {
@@ -28,31 +28,6 @@ export interface StackPlan {
   dialerSecret: string;
   /** Redis keys of this run, deleted at teardown. */
   redisPrefix: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export function canConnect(host: string, port: number, timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
 }
 
 const PLAN_ENV = "FIELDPULSE_TEST_STACK";

@@ -2,8 +2,7 @@ import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { inject } from "vitest";
-import { signToken } from "../../worker/auth.ts";
-import type { Role } from "../../protocol/auth.ts";
+import { signToken, type Role } from "../../protocol/auth.ts";
 
 export const BASE = "http://fieldpulse.test";
 
