@@ -34,6 +34,17 @@ export default defineConfig({
       workerTest("workers-faults", ["test/workers-faults/**/*.test.ts"], workerBindings(plan, plan.faultProxyPort)),
       {
         test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          // One Chromium and one wrangler dev at a time: the machines have two cores.
+          fileParallelism: false,
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+        },
+      },
+      {
+        test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",

@@ -11,7 +11,11 @@ export default defineConfig({
     outDir: resolve(root, "../dist/web"),
     emptyOutDir: true,
     rollupOptions: {
-      input: { index: resolve(root, "index.html") },
+      input: {
+        index: resolve(root, "index.html"),
+        field: resolve(root, "field/index.html"),
+        map: resolve(root, "map/index.html"),
+      },
     },
   },
 });

@@ -12,6 +12,8 @@ import { startControlServer } from "./control-server.ts";
 import { planStack, type StackPlan } from "./stack.ts";
 import { ensureRedis } from "./redis.ts";
 import IORedis from "ioredis";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
 import pg from "pg";
 
 type Running = { refs: number; stop: () => Promise<void> };
@@ -41,6 +43,15 @@ async function deleteKeys(url: string, pattern: string): Promise<void> {
   }
 }
 
+function buildWeb(): void {
+  const root = path.resolve(import.meta.dirname, "../..");
+  const result = spawnSync(path.join(root, "node_modules/.bin/vite"), ["build", "--config", "web/vite.config.ts", "--logLevel", "error"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  if (result.status !== 0) throw new Error("vite build of web/ failed");
+}
+
 async function start(plan: StackPlan): Promise<Running> {
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -67,6 +78,8 @@ async function start(plan: StackPlan): Promise<Running> {
     const upstash = await startUpstashServer({ redisUrl: redis.url, token: plan.upstashToken, port: plan.upstashPort });
     stops.push(() => upstash.close());
 
+    // The browser tests serve the built pages through wrangler dev.
+    buildWeb();
     const control = await startControlServer({ port: plan.controlPort, databaseUrl: plan.postgres.url, faultProxy, redisUrl: redis.url });
     stops.push(() => control.close());
   } catch (err) {

@@ -1,0 +1,116 @@
+/**
+ * Browser tests drive the real system: `wrangler dev` (real workerd, the built web/ assets) bound to the
+ * run's Postgres, proxy and Upstash server (test/support/stack.ts), and the system's Chromium.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import pg from "pg";
+import { freePort } from "../../dev/net.ts";
+import { signToken, type Role } from "../../protocol/auth.ts";
+import { planStack, workerBindings, type StackPlan } from "../support/stack.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export interface RunningWorker {
+  url: string;
+  plan: StackPlan;
+  stop(): Promise<void>;
+  /** Everything wrangler printed, for a failing test's message. */
+  output(): string;
+}
+
+/** Start `wrangler dev` on a free port; `vars` override wrangler.toml vars (tunables) for this file. */
+export async function startWorker(vars: Record<string, string> = {}): Promise<RunningWorker> {
+  const plan = await planStack();
+  if (!fs.existsSync(path.join(ROOT, "dist/web/index.html"))) throw new Error("dist/web is not built (the test global setup builds it)");
+  const port = await freePort();
+  const state = fs.mkdtempSync(path.join(os.tmpdir(), "fieldpulse-e2e-"));
+  const all = { ...workerBindings(plan), ...vars };
+  const child = spawn(
+    path.join(ROOT, "node_modules/.bin/wrangler"),
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
+      "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "warn",
+      ...Object.entries(all).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", XDG_CONFIG_HOME: path.join(state, "config") },
+    },
+  );
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.pid) {
+      const exited = new Promise((r) => child.once("exit", r));
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+    }
+    fs.rmSync(state, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`wrangler dev did not become healthy in 60 s:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, plan, stop, output: () => output };
+}
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // SwiftShader WebGL2 for MapLibre; no background networking (the machine's network is closed).
+    args: ["--use-gl=angle", "--use-angle=swiftshader", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+}
+
+export async function tokenFor(plan: StackPlan, team: string, role: Role, user: string, name?: string): Promise<string> {
+  return signToken({ team, sub: user, role, ...(name ? { name } : {}) }, plan.authSecret);
+}
+
+/** Postgres as any other client sees it. */
+export async function query<T extends pg.QueryResultRow = Record<string, unknown>>(plan: StackPlan, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: plan.postgres.url });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Poll until `check` yields a value, or fail with what it was waiting for. Never a fixed sleep. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const newTeam = () => `team-${Math.random().toString(36).slice(2, 10)}`;
+export const ARTIFACTS = path.join(ROOT, "test-results", "e2e");
