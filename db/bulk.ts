@@ -8,7 +8,8 @@ export interface BufferedEvent {
   event: IngestEvent;
 }
 
-type PgType = "uuid" | "text" | "timestamptz" | "float8" | "float4" | "jsonb";
+/** `epoch` travels as float8 epoch ms and becomes timestamptz in SQL: cheaper to send and to parse than ISO text. */
+type PgType = "uuid" | "text" | "epoch" | "float8" | "float4" | "jsonb";
 type Column = readonly [name: string, type: PgType, value: (b: BufferedEvent) => unknown];
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -18,8 +19,8 @@ const common: Column[] = [
   ["id", "uuid", (b) => b.event.id],
   ["team_id", "text", (b) => b.teamId],
   ["user_id", "text", (b) => b.userId],
-  ["at", "timestamptz", (b) => iso(b.event.at)],
-  ["received_at", "timestamptz", (b) => iso(b.receivedAt)],
+  ["at", "epoch", (b) => b.event.at],
+  ["received_at", "epoch", (b) => b.receivedAt],
 ];
 
 /** Column lists per kind, in the order of the unnest() parameters. Names match db/schema.ts. */
@@ -74,21 +75,71 @@ export interface Statement {
   values: unknown[];
 }
 
+const paramType = (t: PgType) => (t === "jsonb" ? "text" : t === "epoch" ? "float8" : t);
+const selectExpr = (name: string, t: PgType) =>
+  t === "jsonb" ? `"${name}"::jsonb` : t === "epoch" ? `to_timestamp("${name}" / 1000.0)` : `"${name}"`;
+
+function insertSelect(kind: EventKind, rows: readonly BufferedEvent[], firstParam: number): Statement {
+  const cols = COLUMNS[kind];
+  const names = cols.map(([name]) => `"${name}"`).join(", ");
+  const params = cols.map(([, type], i) => `$${firstParam + i}::${paramType(type)}[]`).join(", ");
+  const select = cols.map(([name, type]) => selectExpr(name, type)).join(", ");
+  return {
+    text: `INSERT INTO "${TABLE[kind]}" (${names}) SELECT ${select} FROM unnest(${params}) AS t(${names}) ON CONFLICT ("id") DO NOTHING`,
+    values: cols.map(([, , value]) => rows.map(value)),
+  };
+}
+
 /**
  * One INSERT for any number of rows: one array parameter per column, unnest()ed server-side.
  * No 65,535-parameter ceiling and about half the parse cost of a VALUES list; ON CONFLICT makes
  * re-sent rows (a retry after a crash between COMMIT and the buffer DELETE) a no-op.
  */
 export function bulkInsert(kind: EventKind, rows: readonly BufferedEvent[]): Statement {
-  const cols = COLUMNS[kind];
-  const names = cols.map(([name]) => `"${name}"`).join(", ");
-  // jsonb[] cannot be unnested from text directly in every server; go through text[] and cast each value.
-  const params = cols.map(([, type], i) => (type === "jsonb" ? `$${i + 1}::text[]` : `$${i + 1}::${type}[]`)).join(", ");
-  const select = cols.map(([name, type]) => (type === "jsonb" ? `"${name}"::jsonb` : `"${name}"`)).join(", ");
-  const text =
-    `INSERT INTO "${TABLE[kind]}" (${names}) ` +
-    `SELECT ${select} FROM unnest(${params}) AS t(${names}) ` +
-    `ON CONFLICT ("id") DO NOTHING`;
-  const values = cols.map(([, , value]) => rows.map(value));
-  return { text, values };
+  return insertSelect(kind, rows, 1);
+}
+
+/**
+ * Every kind of a batch in ONE statement (data-modifying CTEs): one round trip and one implicit
+ * transaction, all rows or none, whatever mix of kinds the batch holds.
+ */
+export function bulkInsertKinds(groups: ReadonlyArray<readonly [EventKind, readonly BufferedEvent[]]>): Statement | null {
+  const parts: Statement[] = [];
+  let next = 1;
+  for (const [kind, rows] of groups) {
+    if (rows.length === 0) continue;
+    const part = insertSelect(kind, rows, next);
+    next += part.values.length;
+    parts.push(part);
+  }
+  if (parts.length === 0) return null;
+  const last = parts.at(-1)!;
+  const ctes = parts.slice(0, -1).map((p, i) => `w${i} AS (${p.text})`);
+  return {
+    text: (ctes.length ? `WITH ${ctes.join(", ")} ` : "") + last.text,
+    values: parts.flatMap((p) => p.values),
+  };
+}
+
+export interface DialerStatusRow {
+  leadId: string;
+  status: string;
+  attempts: number;
+  deliveredAt: number | null;
+}
+
+/** Delivery states of many leads in one statement; returns the ids Postgres holds (RETURNING). */
+export function dialerStatusUpdate(rows: readonly DialerStatusRow[]): Statement {
+  return {
+    text:
+      `UPDATE "leads" AS l SET "dialer_status" = u.status, "dialer_attempts" = u.attempts, "dialer_delivered_at" = u.delivered_at ` +
+      `FROM unnest($1::uuid[], $2::text[], $3::smallint[], $4::timestamptz[]) AS u(id, status, attempts, delivered_at) ` +
+      `WHERE l."id" = u.id RETURNING l."id"`,
+    values: [
+      rows.map((r) => r.leadId),
+      rows.map((r) => r.status),
+      rows.map((r) => Math.min(r.attempts, 32_767)),
+      rows.map((r) => (r.deliveredAt === null ? null : iso(r.deliveredAt))),
+    ],
+  };
 }

@@ -114,6 +114,13 @@ export class PendingBuffer {
     for (const kind of kinds) this.refreshKind(kind);
   }
 
+  /** Forget buffered leads that Postgres took directly. */
+  removeLeads(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    this.sql.exec("DELETE FROM pending WHERE kind = 'lead' AND id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
+    this.refreshKind("lead");
+  }
+
   private refreshKind(kind: EventKind): void {
     const row = this.sql
       .exec<{ n: number; oldest: number | null }>(

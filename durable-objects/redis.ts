@@ -14,6 +14,7 @@ export function redisKeys(env: Pick<Env, "REDIS_PREFIX">) {
     knownTeams: `${prefix}:teams:known`,
     queue: (teamId: string) => `${prefix}:queue:${teamId}`,
     rateLimit: `${prefix}:rl`,
+    dialerPull: (teamId: string) => `${prefix}:dialer:${teamId}`,
   };
 }
 
@@ -44,3 +45,14 @@ export const markTeamDirty = (env: Env, teamId: string) =>
 
 export const markTeamClean = (env: Env, teamId: string) =>
   failOpen("srem", teamId, (r) => r.srem(redisKeys(env).dirtyTeams, teamId), env);
+
+/**
+ * For dialers that poll instead of receiving webhooks: each new lead's webhook body (JSON) is pushed to
+ * the head of the list `<prefix>:dialer:<team>`, capped at DIALER_PULL_MAX entries (0 turns it off).
+ */
+export async function pushDialerPull(env: Env, teamId: string, bodies: string[]): Promise<void> {
+  const max = Number(env.DIALER_PULL_MAX ?? 0);
+  if (!(max > 0) || bodies.length === 0) return;
+  const key = redisKeys(env).dialerPull(teamId);
+  await failOpen("lpush", teamId, (r) => r.pipeline().lpush(key, ...bodies).ltrim(key, 0, max - 1).exec(), env);
+}

@@ -1,16 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
-import type { IngestEvent, LeadStatus } from "../protocol/events.ts";
+import type { IngestEvent, LeadEvent, LeadStatus } from "../protocol/events.ts";
 import type { QueueFigures } from "../protocol/metrics.ts";
 import { PendingBuffer } from "./buffer.ts";
 import { readTunables, type Tunables } from "./config.ts";
 import { CounterStore } from "./counters.ts";
-import { writeBatch } from "./flush.ts";
+import { DialerOutbox } from "./dialer-outbox.ts";
+import { writeBatch, writeLeadsNow } from "./flush.ts";
 import { backoffMs, flushDueAt, retryAfterSeconds, updateDrainRate } from "./flush-policy.ts";
-import { markTeamClean, markTeamDirty } from "./redis.ts";
 import { errorMessage, log } from "./log.ts";
+import { markTeamClean, markTeamDirty, pushDialerPull } from "./redis.ts";
+import { deliver } from "./webhook.ts";
 
-/** How long one flush call may keep draining before it yields to the next alarm. */
-const FLUSH_TIME_BUDGET_MS = 20_000;
+/** How long one flush or delivery run may keep going before it yields to the next alarm. */
+const TIME_BUDGET_MS = 20_000;
+/** Delivery states reach Postgres with the next flush, or after this long on their own. */
+const DIALER_SYNC_DELAY_MS = 30_000;
+const DELIVERIES_AT_ONCE = 10;
 
 export interface IngestInput {
   teamId: string;
@@ -38,18 +43,22 @@ export interface FlushReport {
   error?: string;
 }
 
+const isLead = (e: IngestEvent): e is LeadEvent => e.type === "lead";
+
 /**
- * One per team: the single writer for that team's events. A thin shell over plain modules —
- * the buffer (SQLite), the flush policy (pure), the batch writer (Neon).
+ * One per team: the single writer for that team's events. A thin shell wiring plain modules — the
+ * buffer and the dialer outbox (SQLite), the flush policy (pure), the batch writer (Neon) — to alarms.
  */
 export class TeamHub extends DurableObject<Env> {
   /** Read from wrangler vars; tests may narrow them on one object through runInDurableObject. */
   tunables: Tunables;
-  private buffer!: PendingBuffer;
-  private counters!: CounterStore;
-  private inflight: Promise<FlushReport> | null = null;
   /** Tests and drills only: runs after Postgres COMMIT, before the buffer DELETE. */
   afterCommit: (() => void | Promise<void>) | null = null;
+  private buffer!: PendingBuffer;
+  private counters!: CounterStore;
+  private outbox!: DialerOutbox;
+  private flushing: Promise<FlushReport> | null = null;
+  private delivering: Promise<number> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,42 +66,46 @@ export class TeamHub extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       this.buffer = new PendingBuffer(ctx.storage.sql);
       this.counters = new CounterStore(ctx.storage.sql);
+      this.outbox = new DialerOutbox(ctx.storage.sql);
     });
   }
 
   async ingest(input: IngestInput): Promise<HubIngestResult> {
-    const t = this.tunables;
+    const { teamId, userId, receivedAt } = input;
     const wasEmpty = this.buffer.depth === 0;
+    const leads = input.events.filter(isLead);
     // Backpressure refuses only the kinds that wait in the buffer: a lead is always taken.
-    const overHighWater = this.buffer.depth >= t.BUFFER_HIGH_WATER;
-    const taken = overHighWater ? input.events.filter((e) => e.type === "lead") : input.events;
-    const refused = input.events.length - taken.length;
+    const others = input.events.filter((e) => !isLead(e));
+    const refused = this.buffer.depth >= this.tunables.BUFFER_HIGH_WATER ? others.length : 0;
 
-    const { accepted, duplicates } = this.ctx.storage.transactionSync(() => {
-      const result = this.buffer.append(taken, input.userId, input.receivedAt);
+    // One storage transaction: buffer rows and outbox rows are accepted together or not at all.
+    const { accepted, duplicates, newLeads } = this.ctx.storage.transactionSync(() => {
+      const fresh = this.outbox.add(leads, teamId, userId, receivedAt);
+      const newLeads = leads.filter((l) => fresh.has(l.id));
+      const appended = this.buffer.append([...newLeads, ...(refused ? [] : others)], userId, receivedAt);
+      const duplicates = appended.duplicates + (leads.length - newLeads.length);
       this.counters.update((c) => {
-        c.teamId ??= input.teamId;
-        c.acceptedTotal += result.accepted;
-        c.duplicatesTotal += result.duplicates;
+        c.teamId ??= teamId;
+        c.acceptedTotal += appended.accepted;
+        c.duplicatesTotal += duplicates;
         c.refusedTotal += refused;
       });
-      return result;
+      return { accepted: appended.accepted, duplicates, newLeads };
     });
 
+    if (newLeads.length > 0) await this.storeLeadsNow(input, newLeads);
     await this.armAlarm({ onlyEarlier: true });
-    if (wasEmpty && this.buffer.depth > 0) await markTeamDirty(this.env, input.teamId);
+    if (wasEmpty && this.buffer.depth > 0) await markTeamDirty(this.env, teamId);
+    if (newLeads.length > 0) await pushDialerPull(this.env, teamId, newLeads.map((l) => this.outbox.bodyOf(l.id)));
 
-    const leads = taken.filter((e) => e.type === "lead").map((e): LeadStatus => ({ id: e.id, status: "queued" }));
-    const result: HubIngestResult = { accepted, duplicates, refused, leads };
-    if (refused > 0) {
-      const c = this.counters.value;
-      result.retryAfterS = retryAfterSeconds({
-        depth: this.buffer.depth,
-        highWater: t.BUFFER_HIGH_WATER,
-        drainRowsPerS: c.drainRowsPerS,
-        retryInMs: c.consecutiveFailures > 0 && c.retryAt ? Math.max(0, c.retryAt - Date.now()) : null,
-      });
-    }
+    const stored = this.outbox.storedAmong(leads.map((l) => l.id));
+    const result: HubIngestResult = {
+      accepted,
+      duplicates,
+      refused,
+      leads: leads.map((l) => ({ id: l.id, status: stored.has(l.id) ? "stored" : "queued" })),
+    };
+    if (refused > 0) result.retryAfterS = this.retryAfter();
     return result;
   }
 
@@ -101,19 +114,33 @@ export class TeamHub extends DurableObject<Env> {
    * while what is left is due. Concurrent callers share the flush in flight.
    */
   flush(scope: "all" | "due" = "all"): Promise<FlushReport> {
-    this.inflight ??= this.drain(scope).finally(() => {
-      this.inflight = null;
+    this.flushing ??= this.drain(scope).finally(() => {
+      this.flushing = null;
     });
-    return this.inflight;
+    return this.flushing;
+  }
+
+  /** Deliver every lead whose attempt is due at `now` (tests pass a later `now` instead of sleeping). */
+  deliverDue(now = Date.now()): Promise<number> {
+    this.delivering ??= this.deliverLoop(now).finally(() => {
+      this.delivering = null;
+    });
+    return this.delivering;
+  }
+
+  /** An operator's redeliver: the lead goes back in line with a fresh 24 h window. */
+  async redeliver(leadId: string): Promise<boolean> {
+    const found = this.ctx.storage.transactionSync(() => this.outbox.redeliver(leadId, Date.now()));
+    if (found) await this.armAlarm({ onlyEarlier: true });
+    return found;
   }
 
   figures(): QueueFigures {
     const c = this.counters.value;
     const now = Date.now();
-    const stats = this.buffer.stats();
     const byKind: Record<string, number> = {};
     let oldest: number | null = null;
-    for (const [kind, s] of Object.entries(stats)) {
+    for (const [kind, s] of Object.entries(this.buffer.stats())) {
       byKind[kind] = s.rows;
       if (oldest === null || s.oldestReceivedAt < oldest) oldest = s.oldestReceivedAt;
     }
@@ -122,7 +149,7 @@ export class TeamHub extends DurableObject<Env> {
       depth: this.buffer.depth,
       byKind,
       oldestAgeMs: oldest === null ? null : now - oldest,
-      nextFlushAt: this.nextFlushAt(now),
+      nextFlushAt: this.flushDueAt(now),
       lastFlushAt: c.lastFlushAt,
       lastFlushRows: c.lastFlushRows,
       lastFlushMs: c.lastFlushMs,
@@ -135,17 +162,36 @@ export class TeamHub extends DurableObject<Env> {
       lastError: c.lastError,
       lastErrorAt: c.lastErrorAt,
       drainRowsPerS: c.drainRowsPerS,
+      dialer: { configured: this.dialerConfigured(), ...this.outbox.figures(now) },
       updatedAt: now,
     };
   }
 
   override async alarm(): Promise<void> {
     try {
-      // The alarm is only ever set for the earliest deadline (or a backoff retry): firing means due.
-      if (this.buffer.depth > 0) await this.flush("due");
+      const now = Date.now();
+      const flushDue = this.flushDueAt(now);
+      if (flushDue !== null && flushDue <= now) await this.flush("due");
+      const deliveryDue = this.dialerConfigured() ? this.outbox.nextDueAt() : null;
+      if (deliveryDue !== null && deliveryDue <= now) await this.deliverDue(now);
+      this.outbox.prune(now);
     } finally {
       // Platform alarm retries stop after six: the object re-arms itself whatever happened.
       await this.armAlarm({ onlyEarlier: false });
+    }
+  }
+
+  private async storeLeadsNow(input: IngestInput, leads: LeadEvent[]): Promise<void> {
+    const ids = leads.map((l) => l.id);
+    try {
+      await writeLeadsNow(this.env, input.teamId, input.userId, input.receivedAt, leads, this.tunables.LEAD_WRITE_TIMEOUT_MS);
+      this.ctx.storage.transactionSync(() => {
+        this.buffer.removeLeads(ids);
+        this.outbox.markStored(ids);
+      });
+    } catch (err) {
+      // Still buffered: the flush retries them first, with backoff.
+      log({ event: "lead_write_deferred", teamId: input.teamId, leads: ids.length, error: errorMessage(err) });
     }
   }
 
@@ -154,30 +200,40 @@ export class TeamHub extends DurableObject<Env> {
     const report: FlushReport = { ok: true, rows: 0, batches: 0, statements: 0, ms: 0, depth: this.buffer.depth };
     const teamId = this.counters.value.teamId;
     try {
-      while (teamId && this.buffer.depth > 0) {
-        const batch = this.buffer.take(this.tunables.FLUSH_BATCH_ROWS);
+      while (teamId) {
+        const batch = this.buffer.depth > 0 ? this.buffer.take(this.tunables.FLUSH_BATCH_ROWS) : null;
+        const batchLeads = batch ? batch.rows.filter((r) => r.event.type === "lead").map((r) => r.event.id) : [];
+        const sync = this.outbox.unsynced(1_000, batchLeads);
+        if (!batch && sync.length === 0) break;
         const t0 = Date.now();
-        const written = await writeBatch(this.env, teamId, batch.rows);
+        const written = await writeBatch(this.env, teamId, batch?.rows ?? [], sync);
         await this.afterCommit?.();
         const ms = Date.now() - t0;
         this.ctx.storage.transactionSync(() => {
-          this.buffer.remove(batch);
+          if (batch) this.buffer.remove(batch);
+          this.outbox.markStored(batchLeads);
+          this.outbox.markSynced(sync.filter((s) => written.synced.has(s.leadId)));
+          if (written.rows > 0) {
+            this.counters.update((c) => {
+              c.lastFlushAt = Date.now();
+              c.lastFlushRows = written.rows;
+              c.lastFlushMs = ms;
+              c.flushedTotal += written.rows;
+              c.flushesTotal += 1;
+              c.drainRowsPerS = updateDrainRate(c.drainRowsPerS, written.rows, ms);
+            });
+          }
           this.counters.update((c) => {
-            c.lastFlushAt = Date.now();
-            c.lastFlushRows = written.rows;
-            c.lastFlushMs = ms;
-            c.flushedTotal += written.rows;
-            c.flushesTotal += 1;
             c.consecutiveFailures = 0;
             c.retryAt = null;
-            c.drainRowsPerS = updateDrainRate(c.drainRowsPerS, written.rows, ms);
           });
         });
         report.rows += written.rows;
         report.statements += written.statements;
         report.batches += 1;
-        log({ event: "flush", teamId, rows: written.rows, statements: written.statements, ms, depth: this.buffer.depth });
-        if (Date.now() - started > FLUSH_TIME_BUDGET_MS) break;
+        log({ event: "flush", teamId, rows: written.rows, dialerSynced: written.synced.size, statements: written.statements, ms, depth: this.buffer.depth });
+        if (!batch) break; // a sync-only pass: nothing more to do
+        if (Date.now() - started > TIME_BUDGET_MS) break;
         // The alarm keeps going only while what is left is already due: a small remainder waits to
         // join later rows in one statement instead of costing a transaction of its own.
         const due = flushDueAt(this.buffer.stats(), this.tunables, Date.now());
@@ -199,28 +255,70 @@ export class TeamHub extends DurableObject<Env> {
     }
     report.ms = Date.now() - started;
     report.depth = this.buffer.depth;
-    // Whoever asked for this flush, the next one is scheduled from what is left (or the backoff).
-    await this.armAlarm({ onlyEarlier: false });
     if (report.depth === 0 && report.rows > 0 && teamId) {
       await markTeamClean(this.env, teamId);
       // An ingest may have slipped in while SREM was in flight: its SADD could have landed first.
       if (this.buffer.depth > 0) await markTeamDirty(this.env, teamId);
     }
+    // Whoever asked for this flush, the next one is scheduled from what is left (or the backoff).
+    await this.armAlarm({ onlyEarlier: false });
     return report;
   }
 
-  /** The next time the buffer wants a flush: the policy's deadline, held back while a failure backs off. */
-  private nextFlushAt(now: number): number | null {
-    const due = flushDueAt(this.buffer.stats(), this.tunables, now);
+  private async deliverLoop(now: number): Promise<number> {
+    const url = this.env.DIALER_WEBHOOK_URL;
+    const secret = this.env.DIALER_WEBHOOK_SECRET;
+    if (!url || !secret) return 0;
+    const started = Date.now();
+    let attempts = 0;
+    for (;;) {
+      const due = this.outbox.due(now, DELIVERIES_AT_ONCE);
+      if (due.length === 0) break;
+      // Signed with the real clock (the receiver checks it); scheduled on `now`.
+      const results = await Promise.all(due.map((d) => deliver(url, secret, d.leadId, d.body)));
+      this.ctx.storage.transactionSync(() => {
+        due.forEach((d, i) => {
+          const status = this.outbox.record(d, results[i]!, now);
+          log({ event: "dialer_delivery", leadId: d.leadId, attempt: d.attempts + 1, status, http: results[i]!.status, error: results[i]!.error });
+        });
+      });
+      attempts += due.length;
+      if (Date.now() - started > TIME_BUDGET_MS) break;
+    }
+    await this.armAlarm({ onlyEarlier: false });
+    return attempts;
+  }
+
+  private dialerConfigured(): boolean {
+    return Boolean(this.env.DIALER_WEBHOOK_URL && this.env.DIALER_WEBHOOK_SECRET);
+  }
+
+  private retryAfter(): number {
+    const c = this.counters.value;
+    return retryAfterSeconds({
+      depth: this.buffer.depth,
+      highWater: this.tunables.BUFFER_HIGH_WATER,
+      drainRowsPerS: c.drainRowsPerS,
+      retryInMs: c.consecutiveFailures > 0 && c.retryAt ? Math.max(0, c.retryAt - Date.now()) : null,
+    });
+  }
+
+  /** When Postgres next wants a write: the buffer's deadline or pending dialer states, held back while a failure backs off. */
+  private flushDueAt(now: number): number | null {
+    const buffered = flushDueAt(this.buffer.stats(), this.tunables, now);
+    const changed = this.outbox.oldestUnsyncedChange();
+    const sync = changed === null ? null : changed + DIALER_SYNC_DELAY_MS;
+    const due = buffered === null ? sync : sync === null ? buffered : Math.min(buffered, sync);
     if (due === null) return null;
     const c = this.counters.value;
     return c.consecutiveFailures > 0 && c.retryAt !== null ? Math.max(due, c.retryAt) : due;
   }
 
-  /** One alarm per object, computed from state. Ingest only ever moves it earlier. */
+  /** One alarm per object, the earliest of what is due. Ingest only ever moves it earlier. */
   private async armAlarm({ onlyEarlier }: { onlyEarlier: boolean }): Promise<void> {
     const storage = this.ctx.storage;
-    const due = this.nextFlushAt(Date.now());
+    const candidates = [this.flushDueAt(Date.now()), this.dialerConfigured() ? this.outbox.nextDueAt() : null];
+    const due = candidates.reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null);
     const current = await storage.getAlarm();
     if (due === null) {
       if (!onlyEarlier && current !== null) await storage.deleteAlarm();

@@ -19,6 +19,17 @@ export const queueFigures = z.object({
   lastError: z.string().nullable(),
   lastErrorAt: z.number().nullable(),
   drainRowsPerS: z.number().nullable(),
+  /** The dialer outbox: leads waiting for (or given up on) webhook delivery. */
+  dialer: z.object({
+    configured: z.boolean(),
+    pending: z.number().int(),
+    retrying: z.number().int(),
+    delivered: z.number().int(),
+    stopped: z.number().int(),
+    dead: z.number().int(),
+    oldestPendingAgeMs: z.number().nullable(),
+    lastError: z.string().nullable(),
+  }),
   updatedAt: z.number(),
 });
 export type QueueFigures = z.infer<typeof queueFigures>;

@@ -39,7 +39,7 @@ export async function superviseFlushes(env: Env, scheduledTime: number): Promise
       try {
         flush = await hub.flush();
         const figures = { ...(await hub.figures()), teamId: team };
-        const p = redis.pipeline().hset(keys.queue(team), { ...figures, byKind: JSON.stringify(figures.byKind) }).sadd(keys.knownTeams, team);
+        const p = redis.pipeline().hset(keys.queue(team), { ...figures, byKind: JSON.stringify(figures.byKind), dialer: JSON.stringify(figures.dialer) }).sadd(keys.knownTeams, team);
         // An object that holds nothing (already drained, or a stale entry) leaves the dirty set.
         if (figures.depth === 0) p.srem(keys.dirtyTeams, team);
         await p.exec();

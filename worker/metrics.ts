@@ -20,6 +20,7 @@ function fromRedisHash(raw: Record<string, unknown>): Record<string, unknown> {
     out[k] = typeof v === "string" && k !== "teamId" && k !== "lastError" && v !== "" && !Number.isNaN(Number(v)) ? Number(v) : v;
   }
   if (typeof out.byKind === "string") out.byKind = JSON.parse(out.byKind);
+  if (typeof out.dialer === "string") out.dialer = JSON.parse(out.dialer);
   out.teamId = String(raw.teamId ?? "");
   return out;
 }
@@ -73,6 +74,10 @@ const gauges: [name: string, help: string, type: "gauge" | "counter", read: (f: 
   ["fieldpulse_accepted_events_total", "Events accepted into the buffer.", "counter", (f) => f.acceptedTotal],
   ["fieldpulse_duplicate_events_total", "Events ignored as already buffered.", "counter", (f) => f.duplicatesTotal],
   ["fieldpulse_refused_events_total", "Events refused under backpressure.", "counter", (f) => f.refusedTotal],
+  ["fieldpulse_dialer_pending", "Leads waiting for webhook delivery (first try or retrying).", "gauge", (f) => f.dialer.pending],
+  ["fieldpulse_dialer_retrying", "Leads whose delivery failed at least once and will be retried.", "gauge", (f) => f.dialer.retrying],
+  ["fieldpulse_dialer_dead", "Leads given up on after 24 h of failed deliveries (redeliver them).", "gauge", (f) => f.dialer.dead],
+  ["fieldpulse_dialer_oldest_pending_seconds", "Age of the oldest lead not yet delivered.", "gauge", (f) => (f.dialer.oldestPendingAgeMs === null ? null : f.dialer.oldestPendingAgeMs / 1000)],
 ];
 
 export function prometheusText(all: QueueFigures[]): string {

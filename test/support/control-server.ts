@@ -5,13 +5,55 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
+import { Webhook } from "standardwebhooks";
 
 interface FaultProxy {
   pause(): void;
   resume(): void;
 }
 
-export async function startControlServer(opts: { port: number; databaseUrl: string; faultProxy: FaultProxy; redisUrl: string }) {
+/** One request the stand-in dialer received, as it arrived, and whether its signature verified. */
+export interface ReceivedWebhook {
+  webhookId: string;
+  headers: Record<string, string>;
+  body: string;
+  verified: boolean;
+  answered: number;
+  at: number;
+}
+
+/**
+ * A real webhook receiver, as a dialer would run one: verifies every request with the standardwebhooks
+ * library and answers with the status a test scripted for that lead (default 200).
+ */
+function dialerReceiver(secret: string) {
+  const received: ReceivedWebhook[] = [];
+  const scripts = new Map<string, { statuses: number[]; otherwise: number }>();
+  const verifier = new Webhook(secret);
+  return {
+    receive(headers: http.IncomingHttpHeaders, body: string): number {
+      const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
+      let verified = true;
+      try {
+        verifier.verify(body, flat);
+      } catch {
+        verified = false;
+      }
+      const webhookId = flat["webhook-id"] ?? "";
+      const script = scripts.get(webhookId);
+      const answered = !verified ? 401 : (script?.statuses.shift() ?? script?.otherwise ?? 200);
+      received.push({ webhookId, headers: flat, body, verified, answered, at: Date.now() });
+      return answered;
+    },
+    script(leadId: string, statuses: number[], otherwise = 200) {
+      scripts.set(leadId, { statuses: [...statuses], otherwise });
+    },
+    receivedFor: (leadId: string) => received.filter((r) => r.webhookId === leadId),
+  };
+}
+
+export async function startControlServer(opts: { port: number; databaseUrl: string; faultProxy: FaultProxy; redisUrl: string; dialerSecret: string }) {
+  const dialer = dialerReceiver(opts.dialerSecret);
   const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4 });
   pool.on("error", () => {});
   const server = http.createServer(async (req, res) => {
@@ -22,8 +64,20 @@ export async function startControlServer(opts: { port: number; databaseUrl: stri
     try {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
-      const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>) : {};
-      switch (`${req.method} ${req.url}`) {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      const url = new URL(req.url ?? "/", "http://control");
+      if (req.method === "POST" && url.pathname === "/dialer/hook") {
+        res.writeHead(dialer.receive(req.headers, raw), { "Content-Type": "application/json" });
+        return res.end("{}");
+      }
+      if (req.method === "GET" && url.pathname === "/dialer/received") {
+        return send(200, dialer.receivedFor(url.searchParams.get("leadId") ?? ""));
+      }
+      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      switch (`${req.method} ${url.pathname}`) {
+        case "POST /dialer/script":
+          dialer.script(String(body.leadId), (body.statuses as number[]) ?? [], (body.otherwise as number | undefined) ?? 200);
+          return send(200, { ok: true });
         case "POST /sql": {
           const result = await pool.query(String(body.sql), (body.params as unknown[]) ?? []);
           return send(200, { rows: result.rows, rowCount: result.rowCount });

@@ -80,7 +80,7 @@ async function start(plan: StackPlan): Promise<Running> {
 
     // The browser tests serve the built pages through wrangler dev.
     buildWeb();
-    const control = await startControlServer({ port: plan.controlPort, databaseUrl: plan.postgres.url, faultProxy, redisUrl: redis.url });
+    const control = await startControlServer({ port: plan.controlPort, databaseUrl: plan.postgres.url, faultProxy, redisUrl: redis.url, dialerSecret: plan.dialerSecret });
     stops.push(() => control.close());
   } catch (err) {
     await stopAll();

@@ -82,7 +82,8 @@ export function workerBindings(plan: StackPlan, proxyPort = plan.proxyPort): Rec
     UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${plan.upstashPort}`,
     UPSTASH_REDIS_REST_TOKEN: plan.upstashToken,
     AUTH_SECRET: plan.authSecret,
-    DIALER_WEBHOOK_URL: "",
+    // The control server's dialer stand-in: verifies signatures, answers as a test scripts it.
+    DIALER_WEBHOOK_URL: `http://127.0.0.1:${plan.controlPort}/dialer/hook`,
     DIALER_WEBHOOK_SECRET: plan.dialerSecret,
     REDIS_PREFIX: plan.redisPrefix,
   };

@@ -20,7 +20,7 @@ describe("backpressure", () => {
     expect(await res.json()).toMatchObject({
       accepted: 1,
       refused: 5,
-      leads: [{ id: lead.id, status: "queued" }],
+      leads: [{ id: lead.id, status: "stored" }],
       error: { code: "backpressure" },
     });
     // Drain, then the refused fixes are welcome again; nothing was lost.

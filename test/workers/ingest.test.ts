@@ -16,7 +16,7 @@ describe("POST /v1/events", () => {
     const events = [...makeLocations(5), knockEvent(), { id: crypto.randomUUID(), type: "activity", at: new Date().toISOString(), kind: "shift_start" }, lead];
     const res = await postEvents(token, events);
     expect(res.status).toBe(202);
-    expect(await res.json<IngestBody>()).toEqual({ accepted: 8, duplicates: 0, rejected: [], leads: [{ id: lead.id, status: "queued" }] });
+    expect(await res.json<IngestBody>()).toEqual({ accepted: 8, duplicates: 0, rejected: [], leads: [{ id: lead.id, status: "stored" }] });
   });
 
   it("counts a resent batch as duplicates", async () => {
