@@ -61,13 +61,13 @@ export class PendingBuffer {
    * Append a batch with one statement (DO SQLite caps bound parameters at 100: the batch travels as one
    * JSON parameter). Ids already buffered are ignored and counted as duplicates.
    */
-  append(events: readonly IngestEvent[], userId: string, receivedAt: number): { accepted: number; duplicates: number } {
-    if (events.length === 0) return { accepted: 0, duplicates: 0 };
+  append(events: readonly IngestEvent[], userId: string, receivedAt: number): { accepted: Set<string>; duplicates: number } {
+    if (events.length === 0) return { accepted: new Set(), duplicates: 0 };
     const inserted = this.sql
-      .exec<{ kind: string }>(
+      .exec<{ id: string; kind: string }>(
         `INSERT OR IGNORE INTO pending (id, kind, user_id, at, received_at, body)
          SELECT json_extract(value, '$.id'), json_extract(value, '$.type'), ?, json_extract(value, '$.at'), ?, value
-         FROM json_each(?) RETURNING kind`,
+         FROM json_each(?) RETURNING id, kind`,
         userId,
         receivedAt,
         JSON.stringify(events),
@@ -79,7 +79,7 @@ export class PendingBuffer {
       if (!current || current.rows === 0) this.byKind.set(k, { rows: 1, oldestReceivedAt: receivedAt });
       else current.rows += 1;
     }
-    return { accepted: inserted.length, duplicates: events.length - inserted.length };
+    return { accepted: new Set(inserted.map((r) => r.id)), duplicates: events.length - inserted.length };
   }
 
   /** The oldest `limit` rows by seq, plus any leads beyond them (leads jump the queue). */

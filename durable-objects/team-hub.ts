@@ -8,8 +8,11 @@ import { DialerOutbox } from "./dialer-outbox.ts";
 import { writeBatch, writeLeadsNow } from "./flush.ts";
 import { backoffMs, flushDueAt, retryAfterSeconds, updateDrainRate } from "./flush-policy.ts";
 import { errorMessage, log } from "./log.ts";
+import { LiveFanout, type SocketIdentity } from "./fanout.ts";
+import { LiveState, liveDelta } from "./live.ts";
 import { markTeamClean, markTeamDirty, pushDialerPull } from "./redis.ts";
 import { deliver } from "./webhook.ts";
+import { clientMessage, LIVE_PROTOCOL, PING, PONG, type LiveQueue, type Snapshot } from "../protocol/live.ts";
 
 /** How long one flush or delivery run may keep going before it yields to the next alarm. */
 const TIME_BUDGET_MS = 20_000;
@@ -20,6 +23,8 @@ const DELIVERIES_AT_ONCE = 10;
 export interface IngestInput {
   teamId: string;
   userId: string;
+  /** The canvasser's display name, from the token: shown on the live map. */
+  name?: string;
   events: IngestEvent[];
   receivedAt: number;
 }
@@ -57,16 +62,23 @@ export class TeamHub extends DurableObject<Env> {
   private buffer!: PendingBuffer;
   private counters!: CounterStore;
   private outbox!: DialerOutbox;
+  private live!: LiveState;
+  private readonly fanout: LiveFanout;
+  private lastPruneAt = 0;
   private flushing: Promise<FlushReport> | null = null;
   private delivering: Promise<number> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.tunables = readTunables(env);
+    this.fanout = new LiveFanout(ctx, () => this.tunables.LIVE_TICK_MS);
+    // Pings are answered by the runtime without waking a hibernated object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     void ctx.blockConcurrencyWhile(async () => {
       this.buffer = new PendingBuffer(ctx.storage.sql);
       this.counters = new CounterStore(ctx.storage.sql);
       this.outbox = new DialerOutbox(ctx.storage.sql);
+      this.live = new LiveState(ctx.storage.sql);
     });
   }
 
@@ -79,19 +91,32 @@ export class TeamHub extends DurableObject<Env> {
     const refused = this.buffer.depth >= this.tunables.BUFFER_HIGH_WATER ? others.length : 0;
 
     // One storage transaction: buffer rows and outbox rows are accepted together or not at all.
-    const { accepted, duplicates, newLeads } = this.ctx.storage.transactionSync(() => {
+    const { accepted, duplicates, newLeads, delta } = this.ctx.storage.transactionSync(() => {
       const fresh = this.outbox.add(leads, teamId, userId, receivedAt);
       const newLeads = leads.filter((l) => fresh.has(l.id));
-      const appended = this.buffer.append([...newLeads, ...(refused ? [] : others)], userId, receivedAt);
+      const taken = [...newLeads, ...(refused ? [] : others)];
+      const appended = this.buffer.append(taken, userId, receivedAt);
       const duplicates = appended.duplicates + (leads.length - newLeads.length);
+      // The live picture moves with what was accepted, before any flush: the map never waits for Postgres.
+      const delta = liveDelta(taken.filter((e) => appended.accepted.has(e.id)), userId, input.name);
+      this.live.record(delta);
       this.counters.update((c) => {
         c.teamId ??= teamId;
-        c.acceptedTotal += appended.accepted;
+        c.acceptedTotal += appended.accepted.size;
         c.duplicatesTotal += duplicates;
         c.refusedTotal += refused;
       });
-      return { accepted: appended.accepted, duplicates, newLeads };
+      return { accepted: appended.accepted.size, duplicates, newLeads, delta };
     });
+
+    const serverTime = Date.now();
+    this.fanout.positions(delta.points);
+    for (const knock of delta.knocks) this.fanout.send({ type: "knock", serverTime, knock });
+    for (const lead of delta.leads) this.fanout.send({ type: "lead", serverTime, lead });
+    if (serverTime - this.lastPruneAt > 60_000) {
+      this.lastPruneAt = serverTime;
+      this.live.prune(serverTime);
+    }
 
     if (newLeads.length > 0) await this.storeLeadsNow(input, newLeads);
     await this.armAlarm({ onlyEarlier: true });
@@ -165,6 +190,59 @@ export class TeamHub extends DurableObject<Env> {
       dialer: { configured: this.dialerConfigured(), ...this.outbox.figures(now) },
       updatedAt: now,
     };
+  }
+
+  /** The live picture for a manager who just arrived (also GET /v1/positions/latest). */
+  snapshot(): Snapshot {
+    return this.live.snapshot(Date.now(), this.liveQueue());
+  }
+
+  /** GET /v1/live, already authenticated by the Worker: accept a hibernatable socket and send the snapshot. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const identity: SocketIdentity = {
+      userId: request.headers.get("X-Fieldpulse-User") ?? "unknown",
+      role: request.headers.get("X-Fieldpulse-Role") ?? "manager",
+      connectedAt: Date.now(),
+    };
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [identity.userId]);
+    server.serializeAttachment(identity);
+    server.send(JSON.stringify(this.snapshot()));
+    // Echo the subprotocol only when offered: a browser fails a handshake that names one it did not ask for.
+    const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim());
+    const headers: HeadersInit = offered.includes(LIVE_PROTOCOL) ? { "Sec-WebSocket-Protocol": LIVE_PROTOCOL } : {};
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    let parsed: ReturnType<typeof clientMessage.safeParse>;
+    try {
+      parsed = clientMessage.safeParse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
+    } catch {
+      parsed = clientMessage.safeParse(undefined);
+    }
+    if (!parsed.success) {
+      ws.send(JSON.stringify({ type: "error", code: "bad_message", message: "send {\"type\":\"ping\"} or {\"type\":\"resync\"}" }));
+      return;
+    }
+    switch (parsed.data.type) {
+      case "ping":
+        ws.send(PONG);
+        return;
+      case "resync":
+        ws.send(JSON.stringify(this.snapshot()));
+        return;
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    // 1005/1006 are reported, never sent: answer a clean close (TOOLCHAIN.md).
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      /* already closed */
+    }
   }
 
   override async alarm(): Promise<void> {
@@ -262,6 +340,7 @@ export class TeamHub extends DurableObject<Env> {
     }
     // Whoever asked for this flush, the next one is scheduled from what is left (or the backoff).
     await this.armAlarm({ onlyEarlier: false });
+    this.fanout.send({ type: "queue", serverTime: Date.now(), queue: this.liveQueue() });
     return report;
   }
 
@@ -286,7 +365,13 @@ export class TeamHub extends DurableObject<Env> {
       if (Date.now() - started > TIME_BUDGET_MS) break;
     }
     await this.armAlarm({ onlyEarlier: false });
+    if (attempts > 0) this.fanout.send({ type: "queue", serverTime: Date.now(), queue: this.liveQueue() });
     return attempts;
+  }
+
+  private liveQueue(): LiveQueue {
+    const { depth, oldestAgeMs, lastFlushAt, lastFlushRows, consecutiveFailures, lastError, dialer } = this.figures();
+    return { depth, oldestAgeMs, lastFlushAt, lastFlushRows, consecutiveFailures, lastError, dialer };
   }
 
   private dialerConfigured(): boolean {

@@ -7,12 +7,14 @@ import type { AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { health } from "./health.ts";
 import { ingest } from "./ingest.ts";
+import { live } from "./live.ts";
 import { metrics } from "./metrics.ts";
 
 export const app = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
 app.route("/", health);
 app.route("/", ingest);
+app.route("/", live);
 app.route("/", metrics);
 app.route("/", admin);
 

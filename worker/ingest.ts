@@ -46,7 +46,13 @@ ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, .
   }
   const claims = c.get("claims");
   const hub = c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(claims.team));
-  const result = await hub.ingest({ teamId: claims.team, userId: claims.sub, events: valid, receivedAt: Date.now() });
+  const result = await hub.ingest({
+    teamId: claims.team,
+    userId: claims.sub,
+    ...(claims.name ? { name: claims.name } : {}),
+    events: valid,
+    receivedAt: Date.now(),
+  });
   const body: IngestResult = { accepted: result.accepted, duplicates: result.duplicates, rejected, leads: result.leads };
   if (result.refused > 0) {
     c.header("Retry-After", String(result.retryAfterS ?? 30));
