@@ -51,6 +51,15 @@ export interface FlushReport {
 const isLead = (e: IngestEvent): e is LeadEvent => e.type === "lead";
 
 /**
+ * The crash drill (npm run drill) only: announce that a batch is committed but not yet deleted from the
+ * buffer, then hold there so the drill can kill the whole process at exactly that point.
+ */
+async function drillPauseAfterCommit(teamId: string, rows: number): Promise<void> {
+  log({ event: "drill_committed_not_deleted", teamId, rows });
+  await new Promise((resolve) => setTimeout(resolve, 30_000));
+}
+
+/**
  * One per team: the single writer for that team's events. A thin shell wiring plain modules — the
  * buffer and the dialer outbox (SQLite), the flush policy (pure), the batch writer (Neon) — to alarms.
  */
@@ -286,6 +295,7 @@ export class TeamHub extends DurableObject<Env> {
         const t0 = Date.now();
         const written = await writeBatch(this.env, teamId, batch?.rows ?? [], sync);
         await this.afterCommit?.();
+        if (this.env.DRILL_PAUSE_AFTER_COMMIT === "1" && written.rows > 0) await drillPauseAfterCommit(teamId, written.rows);
         const ms = Date.now() - t0;
         this.ctx.storage.transactionSync(() => {
           if (batch) this.buffer.remove(batch);

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { errorBody } from "../protocol/errors.ts";
 import { errorMessage, log } from "../durable-objects/log.ts";
 import { admin } from "./admin.ts";
+import { bench } from "./bench.ts";
 import type { AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { health } from "./health.ts";
@@ -17,6 +18,7 @@ app.route("/", ingest);
 app.route("/", live);
 app.route("/", metrics);
 app.route("/", admin);
+app.route("/", bench);
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

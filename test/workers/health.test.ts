@@ -17,3 +17,10 @@ describe("GET /healthz", () => {
     expect(await res.json()).toEqual({ error: { code: "not_found", message: "no route GET /v1/nope" } });
   });
 });
+
+describe("bench-only routes", () => {
+  it("do not exist unless BENCH_MODE is set", async () => {
+    const res = await call("/v1/bench/naive-events", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    expect(res.status).toBe(404);
+  });
+});
