@@ -20,7 +20,11 @@ export const locations = pgTable("locations", {
   heading: real("heading"),
   altitude: real("altitude"),
   battery: real("battery"),
-}, (t) => [index("locations_team_user_at").on(t.teamId, t.userId, t.at)]);
+}, (t) => [
+  index("locations_team_user_at").on(t.teamId, t.userId, t.at),
+  // BRIN: a few pages for the whole table (rows arrive in receive order); retention deletes by it.
+  index("locations_received_brin").using("brin", t.receivedAt),
+]);
 
 export const knocks = pgTable("knocks", {
   ...common,
@@ -29,7 +33,11 @@ export const knocks = pgTable("knocks", {
   outcome: text("outcome").notNull(),
   address: text("address"),
   notes: text("notes"),
-}, (t) => [index("knocks_team_user_at").on(t.teamId, t.userId, t.at)]);
+}, (t) => [
+  index("knocks_team_user_at").on(t.teamId, t.userId, t.at),
+  // BRIN: a few pages for the whole table (rows arrive in receive order); retention deletes by it.
+  index("knocks_received_brin").using("brin", t.receivedAt),
+]);
 
 export const activities = pgTable("activities", {
   ...common,
@@ -37,7 +45,11 @@ export const activities = pgTable("activities", {
   description: text("description"),
   contactId: text("contact_id"),
   meta: jsonb("meta"),
-}, (t) => [index("activities_team_user_at").on(t.teamId, t.userId, t.at)]);
+}, (t) => [
+  index("activities_team_user_at").on(t.teamId, t.userId, t.at),
+  // BRIN: a few pages for the whole table (rows arrive in receive order); retention deletes by it.
+  index("activities_received_brin").using("brin", t.receivedAt),
+]);
 
 export const leads = pgTable("leads", {
   ...common,
