@@ -74,6 +74,8 @@ export class TeamHub extends DurableObject<Env> {
   private live!: LiveState;
   private readonly fanout: LiveFanout;
   private lastPruneAt = 0;
+  /** The alarm as this object last set it: saves a storage read on every ingest. */
+  private alarmAt: number | null = null;
   private flushing: Promise<FlushReport> | null = null;
   private delivering: Promise<number> | null = null;
 
@@ -88,6 +90,7 @@ export class TeamHub extends DurableObject<Env> {
       this.counters = new CounterStore(ctx.storage.sql);
       this.outbox = new DialerOutbox(ctx.storage.sql);
       this.live = new LiveState(ctx.storage.sql);
+      this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
@@ -255,6 +258,7 @@ export class TeamHub extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    this.alarmAt = null; // this one has fired
     try {
       const now = Date.now();
       const flushDue = this.flushDueAt(now);
@@ -414,12 +418,18 @@ export class TeamHub extends DurableObject<Env> {
     const storage = this.ctx.storage;
     const candidates = [this.flushDueAt(Date.now()), this.dialerConfigured() ? this.outbox.nextDueAt() : null];
     const due = candidates.reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null);
-    const current = await storage.getAlarm();
+    const current = this.alarmAt;
     if (due === null) {
-      if (!onlyEarlier && current !== null) await storage.deleteAlarm();
+      if (!onlyEarlier && current !== null) {
+        await storage.deleteAlarm();
+        this.alarmAt = null;
+      }
       return;
     }
     if (onlyEarlier && current !== null && current <= due) return;
-    if (current !== due) await storage.setAlarm(due);
+    if (current !== due) {
+      await storage.setAlarm(due);
+      this.alarmAt = due;
+    }
   }
 }
