@@ -30,8 +30,12 @@ export default defineConfig({
     reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
     projects: [
       workerTest("workers", ["test/workers/**/*.test.ts"], workerBindings(plan)),
-      // Outage drills cut their own proxy: a project of their own so no other test sees the cut.
-      workerTest("workers-faults", ["test/workers-faults/**/*.test.ts"], workerBindings(plan, plan.faultProxyPort)),
+      // Outage drills: Postgres through a proxy they cut and restore, and a Redis that is never there
+      // (a closed port), so every Redis feature is seen failing open. A project of their own: no other test sees it.
+      workerTest("workers-faults", ["test/workers-faults/**/*.test.ts"], {
+        ...workerBindings(plan, plan.faultProxyPort),
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${plan.deadPort}`,
+      }),
       {
         test: {
           name: "e2e",

@@ -24,6 +24,8 @@ export interface StackPlan {
   upstashPort: number;
   upstashToken: string;
   controlPort: number;
+  /** A port nothing listens on: the faults project's "Redis is down". */
+  deadPort: number;
   authSecret: string;
   dialerSecret: string;
   /** Redis keys of this run, deleted at teardown. */
@@ -66,6 +68,7 @@ export async function planStack(): Promise<StackPlan> {
     upstashPort: await freePort(),
     upstashToken: `test-${suffix}`,
     controlPort: await freePort(),
+    deadPort: await freePort(),
     authSecret: `test-secret-${suffix}`,
     dialerSecret: `whsec_${randomBytes(24).toString("base64")}`,
     redisPrefix: `fp-test-${suffix}`,

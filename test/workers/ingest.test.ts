@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, knockEvent, leadEvent, locationEvent, makeLocations, newTeam, postEvents, tokenFor } from "./helpers.ts";
 
@@ -112,6 +113,18 @@ describe("POST /v1/events", () => {
       expect(res.status, body).toBe(400);
       expect(await res.json(), body).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
     }
+  });
+
+  it("429 with Retry-After once a device passes RATE_LIMIT_PER_MIN requests a minute", async () => {
+    const token = await tokenFor(newTeam(), "field", `busy-${crypto.randomUUID()}`);
+    const limit = Number(env.RATE_LIMIT_PER_MIN);
+    for (let i = 0; i < limit; i++) expect((await postEvents(token, [locationEvent()])).status).toBe(202);
+    const res = await postEvents(token, [locationEvent()]);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+    expect(await res.json()).toMatchObject({ error: { code: "rate_limited" } });
+    // Another device of the same team is not affected.
+    expect((await postEvents(await tokenFor(newTeam(), "field"), [locationEvent()])).status).toBe(202);
   });
 
   it("takes team and user from the token only", async () => {
