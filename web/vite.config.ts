@@ -1,14 +1,18 @@
 import { resolve } from "node:path";
 import { defineConfig } from "vite";
+import { fieldPwa } from "./field/build/pwa.ts";
 
 const root = import.meta.dirname;
+const outDir = resolve(root, "../dist/web");
 
 /** web/ builds into dist/web, which wrangler serves as static assets next to the Worker's routes. */
 export default defineConfig({
   root,
   base: "/",
+  // The field app is a PWA: manifest, icons, a service worker scoped to /field/ (see field/build/pwa.ts).
+  plugins: [fieldPwa({ root, outDir })],
   build: {
-    outDir: resolve(root, "../dist/web"),
+    outDir,
     emptyOutDir: true,
     rollupOptions: {
       input: {

@@ -1,0 +1,395 @@
+/**
+ * The field PWA in real Chromium against `wrangler dev` and the run's Postgres: batching, the offline
+ * outbox, backpressure, rejected events, undo and sign-in trouble. Every wait is on page or database state.
+ *
+ * The app reads its tunables from localStorage `fieldpulse.settings` (web/field/settings.ts); tests set it
+ * with an init script so that send ages are a second or two instead of 15 s.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Browser, BrowserContext, Page, Request } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signToken } from "../../protocol/auth.ts";
+import { ARTIFACTS, launchBrowser, newTeam, query, startWorker, tokenFor, waitFor, type RunningWorker } from "./harness.ts";
+
+const START = { latitude: 52.52, longitude: 13.405 };
+/** Metres north of START, as a latitude. */
+const north = (m: number) => START.latitude + m / 111_195;
+
+interface AppSettings {
+  fix?: { minDistanceM?: number; minIntervalS?: number };
+  send?: { sendAtCount?: number; maxAgeS?: { location?: number; knock?: number; activity?: number } };
+  undoS?: number;
+}
+
+interface OpenApp {
+  context: BrowserContext;
+  page: Page;
+  team: string;
+  user: string;
+  /** Every POST /v1/events the app made (page or service worker): when, and the event ids it carried. */
+  posts: { at: number; ids: string[]; from: "page" | "sw" }[];
+  /** Answers to those POSTs. */
+  answers: { at: number; status: number; retryAfter: string | null; body: unknown; ids: string[] }[];
+  errors: string[];
+}
+
+declare global {
+  interface Window {
+    /** The app's hooks (web/field/main.ts). */
+    __fieldpulse?: { outboxCount(): Promise<number>; enqueueUnchecked(event: { id: string; type: string }): Promise<void>; sendNow(): Promise<void> };
+  }
+}
+
+const idsOf = (req: Request): string[] => {
+  const body = JSON.parse(req.postData() ?? "{}") as { events?: { id: string }[] };
+  return (body.events ?? []).map((e) => e.id);
+};
+
+describe("field PWA", () => {
+  let worker: RunningWorker;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    // Short server-side ages, so what the phone sends reaches Postgres within a second or so.
+    worker = await startWorker({ LOCATION_MAX_AGE_S: "1", KNOCK_MAX_AGE_S: "1", ACTIVITY_MAX_AGE_S: "1" });
+    browser = await launchBrowser();
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    await worker?.stop();
+  });
+
+  async function openApp(
+    opts: { settings?: AppSettings; server?: RunningWorker; token?: string; geolocation?: boolean; user?: string } = {},
+  ): Promise<OpenApp> {
+    const server = opts.server ?? worker;
+    const team = newTeam();
+    const user = opts.user ?? `canvasser-${Math.random().toString(36).slice(2, 8)}`;
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true });
+    contexts.push(context);
+    // Granting some permissions denies the rest: name every one the app uses (geolocation only if wanted).
+    const permissions = ["screen-wake-lock", "background-sync", ...(opts.geolocation === false ? [] : ["geolocation"])];
+    await context.grantPermissions(permissions, { origin: server.url });
+    if (opts.geolocation !== false) await context.setGeolocation({ ...START, accuracy: 5 });
+    await context.addInitScript((settings) => {
+      try {
+        localStorage.setItem("fieldpulse.settings", settings);
+      } catch {
+        /* about:blank */
+      }
+    }, JSON.stringify(opts.settings ?? {}));
+    const page = await context.newPage();
+    const app: OpenApp = { context, page, team, user, posts: [], answers: [], errors: [] };
+    page.on("pageerror", (err) => app.errors.push(String(err)));
+    // On the context, so that the service worker's Background Sync sends are counted too.
+    context.on("request", (req) => {
+      if (req.method() === "POST" && req.url().endsWith("/v1/events")) app.posts.push({ at: Date.now(), ids: idsOf(req), from: req.serviceWorker() ? "sw" : "page" });
+    });
+    context.on("response", async (res) => {
+      const req = res.request();
+      if (req.method() !== "POST" || !req.url().endsWith("/v1/events")) return;
+      const entry = { at: Date.now(), status: res.status(), retryAfter: res.headers()["retry-after"] ?? null, body: null as unknown, ids: idsOf(req) };
+      app.answers.push(entry);
+      entry.body = await res.json().catch(() => null);
+    });
+    const token = opts.token ?? (await tokenFor(server.plan, team, "field", user, "Sam Rivera"));
+    await page.goto(`${server.url}/field/#token=${token}`);
+    await page.waitForSelector('body[data-signed-in="1"]', { timeout: 15_000 });
+    return app;
+  }
+
+  const attr = (page: Page, name: string) => page.evaluate((n) => document.body.dataset[n] ?? null, name);
+  const waitAttr = (page: Page, name: string, value: string, timeout = 20_000) =>
+    page.waitForFunction(([n, v]) => document.body.dataset[n!] === v, [name, value] as const, { timeout });
+  const outboxCount = (page: Page) => page.evaluate(() => window.__fieldpulse!.outboxCount());
+  /** "Send now" while the undo bar covers its button: the same call. */
+  const sendNow = (page: Page) => page.evaluate(() => window.__fieldpulse!.sendNow());
+
+  /** Tap an outcome and wait until the knock is stored (it shows in the recent list). */
+  async function knock(page: Page, outcome: string): Promise<void> {
+    const before = await page.locator("#recent-list li").count();
+    await page.locator(`button[data-outcome="${outcome}"]`).click();
+    await page.waitForFunction((n) => document.querySelectorAll("#recent-list li").length > n, before, { timeout: 15_000 });
+  }
+
+  async function saveLead(page: Page, lead: { name: string; phone?: string; email?: string; interest?: string }): Promise<void> {
+    const card = page.locator("#lead-card");
+    if (!(await card.evaluate((d: HTMLDetailsElement) => d.open))) await page.locator("#lead-card > summary").click();
+    await page.fill('#lead-form [name="name"]', lead.name);
+    if (lead.phone) await page.fill('#lead-form [name="phone"]', lead.phone);
+    if (lead.email) await page.fill('#lead-form [name="email"]', lead.email);
+    if (lead.interest) await page.check(`#lead-form [name="interest"][value="${lead.interest}"]`);
+    await page.locator('#lead-form button[type="submit"]').click();
+  }
+
+  it("records a walk: every kept fix reaches Postgres exactly once, in a few batches", async () => {
+    const app = await openApp({
+      // Fixes wait up to 4 s on the phone: the walk below takes a few seconds, so a few batches at most.
+      settings: { fix: { minDistanceM: 5, minIntervalS: 60 }, send: { sendAtCount: 1_000, maxAgeS: { location: 4, activity: 4, knock: 1 } } },
+    });
+    const { page, context } = app;
+    await page.locator("#shift-btn").click();
+    await waitAttr(page, "onShift", "1");
+    await waitAttr(page, "fixes", "1");
+    await waitAttr(page, "wakeLock", "1");
+
+    const steps = 24;
+    for (let i = 1; i < steps; i++) {
+      // 15 m a step: each fix is kept (filter: 5 m).
+      await context.setGeolocation({ latitude: north(15 * i), longitude: START.longitude, accuracy: 5 });
+      await waitAttr(page, "fixes", String(i + 1));
+    }
+    await waitAttr(page, "unsent", "0");
+
+    const rows = await waitFor(async () => {
+      const r = await query<{ id: string; lat: number; lng: number }>(worker.plan, "SELECT id, lat, lng FROM locations WHERE team_id = $1 AND user_id = $2 ORDER BY at", [app.team, app.user]);
+      return r.length >= steps ? r : undefined;
+    }, "the walk in Postgres");
+    expect(rows).toHaveLength(steps);
+    rows.forEach((r, i) => expect(r.lat).toBeCloseTo(north(15 * i), 6));
+
+    // Exactly once: each fix travelled in exactly one request, and each is one row.
+    const sentLocationIds = app.posts.flatMap((p) => p.ids).filter((id) => rows.some((r) => r.id === id));
+    expect(new Set(sentLocationIds).size).toBe(steps);
+    expect(sentLocationIds).toHaveLength(steps);
+    // Batched: far fewer requests than fixes.
+    expect(app.posts.length).toBeLessThanOrEqual(steps / 4);
+    expect(app.answers.every((a) => a.status === 202)).toBe(true);
+    expect(app.errors).toEqual([]);
+
+    await page.locator("#shift-btn").click();
+    await waitAttr(page, "onShift", "0");
+  });
+
+  it("works offline: knocks and a lead survive a reload and land exactly once, the lead first", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 1 } } } });
+    const { page, context } = app;
+    // The service worker has taken the page (clientsClaim): the shell is precached.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 20_000 });
+
+    await context.setOffline(true);
+    await waitAttr(page, "online", "0");
+    expect(await page.locator("#banner-offline").isVisible()).toBe(true);
+
+    for (const outcome of ["no_answer", "not_interested", "callback"]) await knock(page, outcome);
+
+    // The lead form shows the protocol's own messages next to the fields.
+    await saveLead(page, { name: " ", email: "not-an-email" });
+    await expect.poll(() => page.locator('[data-error-for="name"]').textContent()).toBe("Name is required");
+    expect(await page.locator('[data-error-for="email"]').textContent()).toBe("Email is not an email address");
+    await saveLead(page, { name: "Jamie Doe", phone: "+1 555 0100", email: "jamie@example.com", interest: "hot" });
+    await waitAttr(page, "unsentLead", "1");
+    await waitAttr(page, "unsent", "4");
+
+    // Reload while offline: the service worker serves the shell, IndexedDB still holds all four.
+    await page.reload();
+    await page.waitForSelector('body[data-signed-in="1"]');
+    await waitAttr(page, "unsent", "4");
+    expect(await outboxCount(page)).toBe(4);
+    expect(await attr(page, "unsentKnock")).toBe("3");
+    expect(await page.locator('#recent-list li[data-status="waiting"]').count()).toBe(4);
+    expect(app.answers).toEqual([]);
+
+    await context.setOffline(false);
+    await waitAttr(page, "unsent", "0");
+    await page.waitForFunction(() => document.querySelectorAll('#recent-list li[data-status="sent"]').length === 4, undefined, { timeout: 20_000 });
+
+    const knocks = await waitFor(async () => {
+      const r = await query<{ id: string; outcome: string; received_at: Date }>(worker.plan, "SELECT id, outcome, received_at FROM knocks WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length >= 3 ? r : undefined;
+    }, "3 knocks in Postgres");
+    const leads = await query<{ id: string; name: string; interest: string; received_at: Date }>(worker.plan, "SELECT id, name, interest, received_at FROM leads WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+    expect(knocks.map((k) => k.outcome).sort()).toEqual(["callback", "no_answer", "not_interested"]);
+    expect(leads).toMatchObject([{ name: "Jamie Doe", interest: "hot" }]);
+    // The lead went first: it heads the first batch, and the server received it no later than any knock.
+    expect(app.posts[0]!.ids[0]).toBe(leads[0]!.id);
+    const firstKnock = Math.min(...knocks.map((k) => k.received_at.getTime()));
+    expect(leads[0]!.received_at.getTime()).toBeLessThanOrEqual(firstKnock);
+    // Exactly once on the wire too: nothing was sent twice.
+    const sent = app.posts.flatMap((p) => p.ids);
+    expect(new Set(sent).size).toBe(sent.length);
+
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(ARTIFACTS, "field.png") });
+    await page.screenshot({ path: path.join(ARTIFACTS, "field-full.png"), fullPage: true });
+    expect(app.errors).toEqual([]);
+  });
+
+  it("drains the outbox after the tab is closed (Background Sync in the service worker)", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 1 } } } });
+    const { page, context } = app;
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 20_000 });
+    await context.setOffline(true);
+    await waitAttr(page, "online", "0");
+    await knock(page, "do_not_knock");
+    // Stored while offline: the app asked for a sync, which the browser holds until the network is back.
+    await page.waitForFunction(async () => {
+      const reg = (await navigator.serviceWorker.ready) as ServiceWorkerRegistration & { sync: { getTags(): Promise<string[]> } };
+      return (await reg.sync.getTags()).includes("fieldpulse-outbox");
+    }, undefined, { timeout: 10_000 });
+    await page.close();
+
+    await context.setOffline(false);
+    const rows = await waitFor(async () => {
+      const r = await query<{ outcome: string }>(worker.plan, "SELECT outcome FROM knocks WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length ? r : undefined;
+    }, "the knock sent by the service worker", 30_000);
+    expect(rows).toEqual([{ outcome: "do_not_knock" }]);
+    expect(app.posts.map((p) => p.from)).toEqual(["sw"]);
+  });
+
+  it("waits out a 503 with Retry-After, keeps what was refused, and loses nothing", async () => {
+    // A tiny high-water mark; buffered fixes wait 5 s, so a filled buffer stays full while the phone sends.
+    const busy = await startWorker({ BUFFER_HIGH_WATER: "5", LOCATION_MAX_AGE_S: "5", KNOCK_MAX_AGE_S: "1" });
+    try {
+      const app = await openApp({ server: busy, settings: { send: { maxAgeS: { knock: 1 } } } });
+      const { page, context } = app;
+      const other = await tokenFor(busy.plan, app.team, "field", "teammate");
+      const post = async (events: unknown[]) => {
+        const res = await fetch(`${busy.url}/v1/events`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${other}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ events }),
+        });
+        expect(res.status).toBe(202);
+      };
+      // One flush first, so the team has a measured drain rate and Retry-After is short.
+      const primer = Array.from({ length: 2 }, () => ({ id: crypto.randomUUID(), type: "knock", at: Date.now(), lat: 1, lng: 2, outcome: "other" }));
+      await post(primer);
+      await waitFor(async () => (await query(busy.plan, "SELECT 1 FROM knocks WHERE id = ANY($1)", [primer.map((p) => p.id)])).length === 2 || undefined, "the primer flushed");
+
+      // Queue two knocks and a lead while offline, fill the team's buffer, then come back.
+      await context.setOffline(true);
+      await waitAttr(page, "online", "0");
+      await knock(page, "no_answer");
+      await knock(page, "interested");
+      await saveLead(page, { name: "Pat Lee", phone: "555 0199", interest: "warm" });
+      await waitAttr(page, "unsent", "3");
+      await post(Array.from({ length: 8 }, (_, i) => ({ id: crypto.randomUUID(), type: "location", at: Date.now(), lat: 1 + i / 1000, lng: 2 })));
+      await context.setOffline(false);
+
+      await waitAttr(page, "unsent", "0", 60_000);
+      const first = await waitFor(() => app.answers[0]?.body ? app.answers[0] : undefined, "the first answer");
+      expect(first.status).toBe(503);
+      const retryAfterS = Number(first.retryAfter);
+      expect(retryAfterS).toBeGreaterThanOrEqual(1);
+      const firstBody = first.body as { leads: { id: string }[]; refused: number };
+      expect(firstBody.refused).toBe(2);
+      const leadId = firstBody.leads[0]!.id;
+
+      // The client waited as told before asking again (a little slack for event delivery to the test).
+      const second = app.posts[1]!;
+      expect(second.at - first.at).toBeGreaterThanOrEqual(retryAfterS * 1000 - 250);
+      // The lead was taken by the 503 and never sent again; the knocks went again until accepted.
+      expect(app.posts.filter((p) => p.ids.includes(leadId))).toHaveLength(1);
+      expect(second.ids).not.toContain(leadId);
+      expect(app.answers.at(-1)!.status).toBe(202);
+
+      const knocks = await waitFor(async () => {
+        const r = await query<{ id: string }>(busy.plan, "SELECT id FROM knocks WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+        return r.length >= 2 ? r : undefined;
+      }, "the refused knocks in Postgres");
+      expect(knocks).toHaveLength(2);
+      const leads = await waitFor(async () => {
+        const r = await query<{ id: string }>(busy.plan, "SELECT id FROM leads WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+        return r.length ? r : undefined;
+      }, "the lead in Postgres");
+      expect(leads).toEqual([{ id: leadId }]);
+      await page.waitForFunction(() => document.querySelectorAll('#recent-list li[data-status="sent"]').length === 3);
+      expect(app.errors).toEqual([]);
+      await app.context.close();
+    } finally {
+      await busy.stop();
+    }
+  });
+
+  it("drops a rejected event, lists it under problems, and sends the rest", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 30, location: 30 } } } });
+    const { page } = app;
+    const bad = () => ({ id: crypto.randomUUID(), type: "location", at: Date.now(), lat: 999, lng: 0 });
+
+    // Alone in its batch: the server answers 400 naming it, and it is dropped.
+    const lonely = bad();
+    await page.evaluate((e) => window.__fieldpulse!.enqueueUnchecked(e), lonely);
+    await waitAttr(page, "unsent", "1");
+    await page.locator("#send-now").click();
+    await waitAttr(page, "unsent", "0");
+    await waitAttr(page, "problems", "1");
+    await expect.poll(() => app.answers.map((a) => a.status)).toEqual([400]);
+
+    // With good neighbours: 202, the good ones land, the bad one is dropped and does not block the queue.
+    const mixed = bad();
+    await page.evaluate((e) => window.__fieldpulse!.enqueueUnchecked(e), mixed);
+    await knock(page, "interested");
+    await knock(page, "other");
+    await waitAttr(page, "unsent", "3");
+    await sendNow(page);
+    await waitAttr(page, "unsent", "0");
+    await waitAttr(page, "problems", "2");
+    await expect.poll(() => app.answers.map((a) => a.status)).toEqual([400, 202]);
+    expect(await page.locator(`#problem-list li[data-event-id="${mixed.id}"]`).textContent()).toContain("lat");
+
+    const knocks = await waitFor(async () => {
+      const r = await query(worker.plan, "SELECT id FROM knocks WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length >= 2 ? r : undefined;
+    }, "the good knocks in Postgres");
+    expect(knocks).toHaveLength(2);
+    expect(await query(worker.plan, "SELECT id FROM locations WHERE id = ANY($1)", [[lonely.id, mixed.id]])).toEqual([]);
+    expect(await outboxCount(page)).toBe(0);
+  });
+
+  it("undoes a knock that is still on the phone, and says so when it was already sent", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 60 } }, undoS: 30 } });
+    const { page } = app;
+    await knock(page, "no_answer");
+    await waitAttr(page, "unsentKnock", "1");
+    await page.locator("#undo-btn").click();
+    await waitAttr(page, "unsentKnock", "0");
+    await expect.poll(() => page.locator("#toast-text").textContent()).toBe("Knock removed");
+    expect(await page.locator('#recent-list li[data-status="undone"]').count()).toBe(1);
+
+    // Sent before the undo: the knock stays on the server, and a correction follows it.
+    await knock(page, "interested");
+    await sendNow(page);
+    await page.waitForFunction(() => document.querySelector('#recent-list li[data-status="sent"]') !== null);
+    await page.locator("#undo-btn").click();
+    await expect.poll(() => page.locator("#toast-text").textContent()).toContain("Already sent");
+    await sendNow(page);
+    await waitAttr(page, "unsent", "0");
+    const rows = await waitFor(async () => {
+      const k = await query<{ id: string; outcome: string }>(worker.plan, "SELECT id, outcome FROM knocks WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      const a = await query<{ kind: string; meta: { knockId: string } }>(worker.plan, "SELECT kind, meta FROM activities WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return k.length >= 1 && a.length >= 1 ? { k, a } : undefined;
+    }, "the knock and its correction in Postgres");
+    expect(rows.k).toHaveLength(1);
+    expect(rows.k[0]!.outcome).toBe("interested");
+    expect(rows.a).toEqual([{ kind: "knock_undo", meta: { knockId: rows.k[0]!.id, outcome: "interested" } }]);
+  });
+
+  it("stops and asks to sign in again on 401, keeping the outbox; shows a banner when location is blocked", async () => {
+    const forged = await signToken({ team: newTeam(), sub: "mallory", role: "field" }, "not-the-secret");
+    const app = await openApp({ token: forged, geolocation: false, settings: { send: { maxAgeS: { activity: 0 } } } });
+    const { page } = app;
+    expect(await page.evaluate(() => location.hash)).toBe("");
+    expect(await page.evaluate(() => localStorage.getItem("fieldpulse.token"))).toBe(forged);
+
+    await page.locator("#shift-btn").click();
+    await waitAttr(page, "geo", "denied");
+    expect(await page.locator("#banner-geo").isVisible()).toBe(true);
+
+    // Starting the shift logged an activity; sending it gets 401.
+    await waitAttr(page, "auth", "refused");
+    expect(await page.locator("#banner-auth").isVisible()).toBe(true);
+    expect(await outboxCount(page)).toBe(1);
+    await expect.poll(() => app.answers.map((a) => a.status)).toEqual([401]);
+    const requests = app.posts.length;
+    // Stopped: "Send now" does not hammer the server.
+    await page.locator("#send-now").click();
+    await page.waitForFunction(() => document.body.dataset.senderState === "sign-in");
+    expect(app.posts.length).toBe(requests);
+  });
+});

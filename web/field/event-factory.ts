@@ -1,0 +1,93 @@
+import {
+  activityEvent, knockEvent, leadEvent, locationEvent,
+  type ActivityEvent, type Issue, type KnockEvent, type KnockOutcome, type LeadEvent, type LocationEvent,
+} from "../../protocol/events.ts";
+import { uuidv7 } from "./uuidv7.ts";
+
+/**
+ * Every event the phone makes, built and checked against the same zod schemas the server uses, with its
+ * UUIDv7 id given here, at creation.
+ */
+export type Made<T> = { ok: true; event: T } | { ok: false; issues: Issue[] };
+
+const issuesOf = (error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): Issue[] =>
+  error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+
+/** Optional numbers: GPS reports null or NaN for what it does not know; the wire omits them. */
+const opt = (v: number | null | undefined, ok: (n: number) => boolean = () => true) =>
+  typeof v === "number" && Number.isFinite(v) && ok(v) ? v : undefined;
+
+/** Optional text: blank is absent. */
+const text = (v: string | null | undefined) => (v && v.trim() ? v.trim() : undefined);
+
+function strip<T extends Record<string, unknown>>(o: T): T {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+export interface Position {
+  lat: number;
+  lng: number;
+  at: number;
+  accuracy?: number;
+  speed?: number;
+  heading?: number;
+  altitude?: number;
+}
+
+export function positionFrom(p: GeolocationPosition): Position {
+  const c = p.coords;
+  return strip({
+    lat: c.latitude,
+    lng: c.longitude,
+    at: Math.round(p.timestamp),
+    accuracy: opt(c.accuracy, (n) => n >= 0 && n <= 100_000),
+    speed: opt(c.speed, (n) => n >= 0 && n <= 1_000),
+    heading: opt(c.heading, (n) => n >= 0 && n <= 360),
+    altitude: opt(c.altitude, (n) => n >= -1_000 && n <= 100_000),
+  });
+}
+
+export function makeLocation(p: Position, battery?: number): Made<LocationEvent> {
+  const parsed = locationEvent.safeParse(strip({ id: uuidv7(), type: "location", ...p, battery: opt(battery, (n) => n >= 0 && n <= 1) }));
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
+}
+
+export function makeKnock(p: Pick<Position, "lat" | "lng">, outcome: KnockOutcome, extra: { address?: string; notes?: string } = {}, at = Date.now()): Made<KnockEvent> {
+  const parsed = knockEvent.safeParse(strip({
+    id: uuidv7(), type: "knock", at, lat: p.lat, lng: p.lng, outcome, address: text(extra.address), notes: text(extra.notes),
+  }));
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
+}
+
+export interface LeadInput {
+  name?: string;
+  phone?: string;
+  email?: string;
+  address?: string;
+  interest?: string;
+  notes?: string;
+}
+
+/** A lead from the form; on failure the issues' paths are the form's field names. */
+export function makeLead(input: LeadInput, where?: Pick<Position, "lat" | "lng">, at = Date.now()): Made<LeadEvent> {
+  const parsed = leadEvent.safeParse(strip({
+    id: uuidv7(),
+    type: "lead",
+    at,
+    name: input.name?.trim() ?? "",
+    phone: text(input.phone),
+    email: text(input.email),
+    address: text(input.address),
+    interest: text(input.interest),
+    notes: text(input.notes),
+    lat: where?.lat,
+    lng: where?.lng,
+  }));
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
+}
+
+export function makeActivity(kind: string, extra: { description?: string; meta?: Record<string, string | number | boolean> } = {}, at = Date.now()): Made<ActivityEvent> {
+  const parsed = activityEvent.safeParse(strip({ id: uuidv7(), type: "activity", at, kind, description: text(extra.description), meta: extra.meta }));
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
+}
