@@ -33,6 +33,8 @@ export interface HubIngestResult {
   accepted: number;
   duplicates: number;
   refused: number;
+  /** Ids of the refused events (backpressure), so a client knows exactly what to keep. */
+  refusedIds: string[];
   leads: LeadStatus[];
   /** Set when buffered kinds were refused under backpressure. */
   retryAfterS?: number;
@@ -140,6 +142,7 @@ export class TeamHub extends DurableObject<Env> {
       accepted,
       duplicates,
       refused,
+      refusedIds: refused ? others.map((e) => e.id) : [],
       leads: leads.map((l) => ({ id: l.id, status: stored.has(l.id) ? "stored" : "queued" })),
     };
     if (refused > 0) result.retryAfterS = this.retryAfter();

@@ -150,6 +150,7 @@ export interface IngestResult {
   duplicates: number;
   rejected: RejectedEvent[];
   leads: LeadStatus[];
-  /** Buffered events refused under backpressure (503 only). */
+  /** Buffered events refused under backpressure (503 only): how many, and which. */
   refused?: number;
+  refusedIds?: string[];
 }

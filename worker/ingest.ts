@@ -60,6 +60,7 @@ ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, .
       {
         ...body,
         refused: result.refused,
+        refusedIds: result.refusedIds,
         error: { code: "backpressure", message: "the team's buffer is full; retry the refused events later" },
       },
       503,

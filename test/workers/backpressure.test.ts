@@ -20,6 +20,7 @@ describe("backpressure", () => {
     expect(await res.json()).toMatchObject({
       accepted: 1,
       refused: 5,
+      refusedIds: refusedFixes.map((e) => e.id),
       leads: [{ id: lead.id, status: "stored" }],
       error: { code: "backpressure" },
     });

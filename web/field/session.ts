@@ -1,4 +1,4 @@
-import { tokenClaims, type TokenClaims } from "../../protocol/auth.ts";
+import { tokenClaims, type TokenClaims } from "../../protocol/claims.ts";
 import { META, type FieldDb } from "./db.ts";
 
 /**
