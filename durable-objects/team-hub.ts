@@ -19,6 +19,8 @@ const TIME_BUDGET_MS = 20_000;
 /** Delivery states reach Postgres with the next flush, or after this long on their own. */
 const DIALER_SYNC_DELAY_MS = 30_000;
 const DELIVERIES_AT_ONCE = 10;
+/** Queue frames between flushes: at most one a second, so the panel shows the buffer filling. */
+const QUEUE_FRAME_MIN_MS = 1_000;
 
 export interface IngestInput {
   teamId: string;
@@ -76,6 +78,7 @@ export class TeamHub extends DurableObject<Env> {
   private live!: LiveState;
   private readonly fanout: LiveFanout;
   private lastPruneAt = 0;
+  private lastQueueSentAt = 0;
   /** The alarm as this object last set it: saves a storage read on every ingest. */
   private alarmAt: number | null = null;
   private flushing: Promise<FlushReport> | null = null;
@@ -127,6 +130,8 @@ export class TeamHub extends DurableObject<Env> {
     this.fanout.positions(delta.points);
     for (const knock of delta.knocks) this.fanout.send({ type: "knock", serverTime, knock });
     for (const lead of delta.leads) this.fanout.send({ type: "lead", serverTime, lead });
+    // Between flushes the queue panel would freeze: a throttled queue frame shows the buffer filling.
+    if (serverTime - this.lastQueueSentAt > QUEUE_FRAME_MIN_MS && this.fanout.listeners > 0) this.sendQueue();
     if (serverTime - this.lastPruneAt > 60_000) {
       this.lastPruneAt = serverTime;
       this.live.prune(serverTime);
@@ -357,7 +362,7 @@ export class TeamHub extends DurableObject<Env> {
     }
     // Whoever asked for this flush, the next one is scheduled from what is left (or the backoff).
     await this.armAlarm({ onlyEarlier: false });
-    this.fanout.send({ type: "queue", serverTime: Date.now(), queue: this.liveQueue() });
+    this.sendQueue();
     return report;
   }
 
@@ -382,8 +387,14 @@ export class TeamHub extends DurableObject<Env> {
       if (Date.now() - started > TIME_BUDGET_MS) break;
     }
     await this.armAlarm({ onlyEarlier: false });
-    if (attempts > 0) this.fanout.send({ type: "queue", serverTime: Date.now(), queue: this.liveQueue() });
+    if (attempts > 0) this.sendQueue();
     return attempts;
+  }
+
+  private sendQueue(): void {
+    if (this.fanout.listeners === 0) return;
+    this.lastQueueSentAt = Date.now();
+    this.fanout.send({ type: "queue", serverTime: this.lastQueueSentAt, queue: this.liveQueue() });
   }
 
   private liveQueue(): LiveQueue {

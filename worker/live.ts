@@ -50,3 +50,6 @@ live.get("/v1/positions/latest", requireRole("manager", "admin"), async (c) => {
   const team = c.get("claims").team;
   return c.json(await c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(team)).snapshot());
 });
+
+/** The map page's configuration: public (the basemap is no secret), so the page can draw before sign-in. */
+live.get("/v1/map/config", (c) => c.json({ styleUrl: c.env.MAP_STYLE_URL || null }));

@@ -25,15 +25,29 @@ export interface RunningWorker {
 
 /** Start `wrangler dev` on a free port; `vars` override wrangler.toml vars (tunables) for this file. */
 export async function startWorker(vars: Record<string, string> = {}): Promise<RunningWorker> {
+  return startWorkerWith({ vars });
+}
+
+export interface WorkerOptions {
+  vars?: Record<string, string>;
+  /**
+   * Serve a private copy of dist/web: another run's global setup rebuilds dist/web in place, and
+   * wrangler dev reloads (dropping every WebSocket) or answers 404/500 while it does.
+   */
+  privateAssets?: boolean;
+}
+
+export async function startWorkerWith({ vars = {}, privateAssets = false }: WorkerOptions): Promise<RunningWorker> {
   const plan = await planStack();
   if (!fs.existsSync(path.join(ROOT, "dist/web/index.html"))) throw new Error("dist/web is not built (the test global setup builds it)");
   const port = await freePort();
   const state = fs.mkdtempSync(path.join(os.tmpdir(), "fieldpulse-e2e-"));
   const all = { ...workerBindings(plan), ...vars };
+  const assetArgs = privateAssets ? ["--assets", await copyBuiltWeb(path.join(state, "web"))] : [];
   const child = spawn(
     path.join(ROOT, "node_modules/.bin/wrangler"),
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
-      "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "warn",
+      "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "warn", ...assetArgs,
       ...Object.entries(all).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
     {
       cwd: ROOT,
@@ -70,6 +84,34 @@ export async function startWorker(vars: Record<string, string> = {}): Promise<Ru
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url, plan, stop, output: () => output };
+}
+
+/** Copy dist/web to `dir`, retrying while a concurrent build has it half-written (every page's assets present). */
+async function copyBuiltWeb(dir: string): Promise<string> {
+  const source = path.join(ROOT, "dist/web");
+  for (let attempt = 0; ; attempt++) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      fs.cpSync(source, dir, { recursive: true });
+      // Every page, and every /assets/ file the pages and their scripts name (the MapLibre worker, say).
+      const wanted = ["/index.html", "/map/index.html", "/field/index.html"];
+      const missing: string[] = [];
+      for (const file of wanted) {
+        const full = path.join(dir, file);
+        if (!fs.existsSync(full)) {
+          missing.push(file);
+          continue;
+        }
+        if (!/\.(html|js|mjs)$/.test(file)) continue;
+        for (const m of fs.readFileSync(full, "utf8").matchAll(/\/assets\/[\w.-]+/g)) if (!wanted.includes(m[0])) wanted.push(m[0]);
+      }
+      if (missing.length === 0) return dir;
+    } catch {
+      // A file vanished mid-copy: the build is rewriting dist/web.
+    }
+    if (attempt >= 20) throw new Error("dist/web stayed incomplete (a build running alongside?)");
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export function launchBrowser(): Promise<Browser> {

@@ -127,3 +127,11 @@ describe("GET /v1/live", () => {
     res.webSocket!.close(1000);
   });
 });
+
+describe("GET /v1/map/config", () => {
+  it("tells the page its basemap style, without a token", async () => {
+    const res = await call("/v1/map/config");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ styleUrl: "https://demotiles.maplibre.org/style.json" });
+  });
+});
