@@ -1,0 +1,146 @@
+/**
+ * One `wrangler dev` in its own process group (so stopping it stops workerd too), with its output kept
+ * line by line: benches read the Worker's log lines, the crash drill waits for one and SIGKILLs the group.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { freePort } from "../dev/net.ts";
+
+const OUTPUT_KEEP = 512 * 1024;
+const READY_MS = 90_000;
+
+export interface WranglerStart {
+  vars: Record<string, string>;
+  persistTo: string;
+  /** An assets directory of our own: others rebuilding dist/web must not make this wrangler reload. */
+  assetsDir: string;
+  /** "log" shows the Worker's own console.log lines; "warn" keeps a busy bench quiet. */
+  logLevel?: "log" | "info" | "warn" | "error";
+}
+
+export class WranglerDev {
+  url = "";
+  private child: ChildProcess | null = null;
+  private text = "";
+  private partial = "";
+  private reloadCount = 0;
+  private listeners: ((line: string) => void)[] = [];
+
+  constructor(private readonly root: string) {}
+
+  running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  async start(opts: WranglerStart): Promise<void> {
+    if (this.running()) throw new Error("wrangler dev is already running");
+    const port = await freePort();
+    this.text = "";
+    this.partial = "";
+    this.reloadCount = 0;
+    const proc = spawn(
+      path.join(this.root, "node_modules/.bin/wrangler"),
+      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
+        "--inspector-port", String(await freePort()), "--persist-to", opts.persistTo, "--assets", opts.assetsDir,
+        "--log-level", opts.logLevel ?? "warn", ...Object.entries(opts.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
+      {
+        cwd: this.root,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", XDG_CONFIG_HOME: path.join(opts.persistTo, "config") },
+      },
+    );
+    this.child = proc;
+    const onData = (d: Buffer) => this.take(d.toString("utf8"));
+    proc.stdout!.on("data", onData);
+    proc.stderr!.on("data", onData);
+    this.url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + READY_MS;
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`wrangler dev exited (${proc.exitCode ?? proc.signalCode}):\n${this.text.slice(-4000)}`);
+      const ok = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok).catch(() => false);
+      if (ok) return;
+      if (Date.now() > deadline) {
+        await this.stop("SIGKILL");
+        throw new Error(`wrangler dev did not answer /healthz within ${READY_MS / 1000} s:\n${this.text.slice(-4000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Signal the whole process group and wait until every member is gone (SIGKILL after 8 s). */
+  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const proc = this.child;
+    if (!proc?.pid || !this.running()) return;
+    const exited = new Promise((r) => proc.once("exit", r));
+    if (!signalGroup(proc.pid, signal)) return;
+    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 8_000))]);
+    if (timedOut) {
+      signalGroup(proc.pid, "SIGKILL");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
+    }
+    // workerd may outlive the wrangler node process by a moment.
+    for (const until = Date.now() + 5_000; Date.now() < until && signalGroup(proc.pid, 0); ) await new Promise((r) => setTimeout(r, 100));
+  }
+
+  /** For the process' exit hook: no waiting possible there. */
+  killNow(): void {
+    if (this.child?.pid && this.running()) signalGroup(this.child.pid, "SIGKILL");
+  }
+
+  output(): string {
+    return this.text;
+  }
+
+  /** Times wrangler rebuilt the Worker since it started: a source file changed under it. */
+  reloads(): number {
+    return this.reloadCount;
+  }
+
+  onOutputLine<T>(listener: (line: string) => void, result: () => T): { stop: () => T } {
+    this.listeners.push(listener);
+    return {
+      stop: () => {
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        return result();
+      },
+    };
+  }
+
+  /** The first line matching `pattern` printed from now on. */
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const sub = this.onOutputLine((line) => {
+        if (!pattern.test(line)) return;
+        clearTimeout(timer);
+        sub.stop();
+        resolve(line);
+      }, () => undefined);
+      const timer = setTimeout(() => {
+        sub.stop();
+        reject(new Error(`no line matching ${pattern} in wrangler's output within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
+  private take(chunk: string): void {
+    this.text += chunk;
+    if (this.text.length > OUTPUT_KEEP) this.text = this.text.slice(-OUTPUT_KEEP / 2);
+    const lines = (this.partial + chunk).split("\n");
+    this.partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (line.includes("Reloading local server")) this.reloadCount += 1;
+      for (const l of [...this.listeners]) l(line);
+    }
+  }
+}
+
+/** kill(-pgid, signal); false when the group is gone. */
+function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,253 @@
+// The simulator's core without a server: the canvasser model, the batching decisions, and one phone's
+// sender against a scripted transport.
+import { describe, expect, it } from "vitest";
+import { Canvasser, DEFAULT_CANVASSER, type CanvasserConfig } from "../../dev/sim/canvasser.ts";
+import { FleetStats } from "../../dev/sim/fleet-stats.ts";
+import { DEFAULT_GRID, toLatLng } from "../../dev/sim/geo.ts";
+import {
+  PWA_POLICY, backoffMs, composeBatch, interpretReply, parseRetryAfter, scalePolicy, sendDueAt, type Reply,
+} from "../../dev/sim/policy.ts";
+import { DeviceSender, retryAfterViolations } from "../../dev/sim/sender.ts";
+import { assertLocalUrl, type TimedReply, type Transport } from "../../dev/sim/transport.ts";
+import { ingestEvent, type IngestEvent } from "../../protocol/events.ts";
+
+const T0 = Date.UTC(2026, 10, 28, 9, 0, 0);
+const HOUR = 3_600_000;
+
+function canvasser(i: number, over: Partial<CanvasserConfig> = {}): Canvasser {
+  return new Canvasser({ ...DEFAULT_CANVASSER, offlinePerHour: 0, userId: `u${i}`, name: `N ${i}`, grid: DEFAULT_GRID, seed: 1000 + i, ...over }, T0, (sim) => Math.floor(sim));
+}
+
+/** One simulated hour of a canvasser, advanced in 1 s steps as the fleet's ticks do. */
+function hourOf(c: Canvasser, hours = 1): IngestEvent[] {
+  const out: IngestEvent[] = [];
+  for (let t = T0; t <= T0 + hours * HOUR; t += 1_000) out.push(...c.advance(t));
+  return out;
+}
+
+const metres = (a: { lat: number; lng: number }, b: { lat: number; lng: number }) => {
+  const dy = (a.lat - b.lat) * 111_320, dx = (a.lng - b.lng) * 111_320 * Math.cos((a.lat * Math.PI) / 180);
+  return Math.hypot(dx, dy);
+};
+
+describe("canvasser model", () => {
+  it("makes only events the ingest API accepts, oldest first", () => {
+    const events = hourOf(canvasser(1));
+    expect(events.length).toBeGreaterThan(600);
+    for (const e of events) expect(ingestEvent.safeParse(e).success, JSON.stringify(e)).toBe(true);
+    const ats = events.map((e) => e.at as number);
+    expect(ats).toEqual([...ats].sort((a, b) => a - b));
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+  });
+
+  it("records a fix every fix interval (±10 %) and walks at walking speed inside the grid", () => {
+    const fixes = hourOf(canvasser(2, { fixIntervalS: 5 })).filter((e) => e.type === "location");
+    expect(fixes.length).toBeGreaterThan(3600 / 5.5);
+    expect(fixes.length).toBeLessThan(3600 / 4.5 + 2);
+    const half = (DEFAULT_GRID.blocks / 2) * DEFAULT_GRID.blockM + 100; // the grid plus doors and GPS noise
+    const corner = toLatLng(DEFAULT_GRID.origin, half, half);
+    for (const f of fixes) {
+      expect(Math.abs(f.lat - DEFAULT_GRID.origin.lat)).toBeLessThan(corner.lat - DEFAULT_GRID.origin.lat);
+      expect(f.accuracy).toBeGreaterThanOrEqual(3);
+      expect(f.accuracy).toBeLessThanOrEqual(40);
+    }
+    // Between consecutive fixes nobody moves faster than a brisk walk plus GPS error.
+    for (let i = 1; i < fixes.length; i++) {
+      const dt = ((fixes[i]!.at as number) - (fixes[i - 1]!.at as number)) / 1000;
+      expect(metres(fixes[i]!, fixes[i - 1]!)).toBeLessThan(1.35 * dt + 4 * 40);
+    }
+    const walking = fixes.filter((f) => (f.speed ?? 0) > 0.5);
+    const mean = walking.reduce((s, f) => s + f.speed!, 0) / walking.length;
+    expect(mean).toBeGreaterThan(1.1);
+    expect(mean).toBeLessThan(1.6);
+  });
+
+  it("knocks at the configured rate with a realistic outcome mix, and leads for about leadShare of knocks", () => {
+    const all = Array.from({ length: 40 }, (_, i) => hourOf(canvasser(100 + i, { knocksPerHour: 20, leadShare: 0.1 }), 2)).flat();
+    const knocks = all.filter((e) => e.type === "knock");
+    const leads = all.filter((e) => e.type === "lead");
+    const perHour = knocks.length / 40 / 2;
+    expect(perHour).toBeGreaterThan(15);
+    expect(perHour).toBeLessThan(25);
+    const share = (o: string) => knocks.filter((k) => k.outcome === o).length / knocks.length;
+    expect(share("no_answer")).toBeGreaterThan(0.4);
+    expect(share("no_answer")).toBeLessThan(0.6);
+    expect(share("interested")).toBeGreaterThan(0.06);
+    expect(leads.length / knocks.length).toBeGreaterThan(0.06);
+    expect(leads.length / knocks.length).toBeLessThan(0.14);
+    for (const l of leads) expect(l.name.length).toBeGreaterThan(0);
+  });
+
+  it("starts in the steady state: a short run at the seed's rates already ends long visits in leads", () => {
+    // The seed story's fleet for ten minutes: 200 phones, 500 knocks/h and 50 leads/h in all.
+    const all = Array.from({ length: 200 }, (_, i) => {
+      const c = canvasser(300 + i, { knocksPerHour: 2.5, leadShare: 0.1 });
+      const out: IngestEvent[] = [];
+      for (let t = T0; t <= T0 + 10 * 60_000; t += 1_000) out.push(...c.advance(t));
+      return out;
+    }).flat();
+    const knocks = all.filter((e) => e.type === "knock").length;
+    const leads = all.filter((e) => e.type === "lead").length;
+    expect(knocks).toBeGreaterThan(500 / 6 / 2);
+    expect(knocks).toBeLessThan((500 / 6) * 2);
+    expect(leads).toBeGreaterThan(0);
+    expect(leads).toBeLessThan(knocks * 0.3);
+  });
+
+  it("is reproducible: the same seed walks the same streets", () => {
+    const a = hourOf(canvasser(7)).map((e) => (e.type === "location" ? [e.at, e.lat, e.lng] : [e.at, e.type]));
+    const b = hourOf(canvasser(7)).map((e) => (e.type === "location" ? [e.at, e.lat, e.lng] : [e.at, e.type]));
+    expect(a).toEqual(b);
+  });
+
+  it("goes offline now and then for a while, and comes back", () => {
+    const c = canvasser(9, { offlinePerHour: 2, offlineMeanS: 120 });
+    let offline = 0;
+    for (let t = T0; t < T0 + 5 * HOUR; t += 1_000) if (c.isOffline(t)) offline += 1;
+    expect(offline).toBeGreaterThan(60);
+    expect(offline).toBeLessThan(5 * 3600 * 0.5);
+  });
+});
+
+describe("batching decisions", () => {
+  const now = T0;
+  it("sends when enough wait, when a kind's oldest waited its longest, and leads at once", () => {
+    expect(sendDueAt({}, PWA_POLICY, now)).toBeNull();
+    expect(sendDueAt({ location: { count: 3, oldestAt: now - 5_000 } }, PWA_POLICY, now)).toBe(now + 10_000);
+    expect(sendDueAt({ location: { count: 3, oldestAt: now - 5_000 }, knock: { count: 1, oldestAt: now - 1_000 } }, PWA_POLICY, now)).toBe(now + 2_000);
+    expect(sendDueAt({ location: { count: 100, oldestAt: now } }, PWA_POLICY, now)).toBe(now);
+    expect(sendDueAt({ lead: { count: 1, oldestAt: now }, location: { count: 1, oldestAt: now } }, PWA_POLICY, now)).toBe(now);
+  });
+
+  it("compresses the phone's own waits with the clock", () => {
+    const p = scalePolicy(PWA_POLICY, 10);
+    expect(p.maxAgeMs).toEqual({ location: 1_500, knock: 300, activity: 1_500 });
+    expect(p.sendAtCount).toBe(PWA_POLICY.sendAtCount);
+  });
+
+  it("puts leads first and stops at the count and byte limits, but always takes one", () => {
+    const item = (id: string, bytes = 10) => ({ id, bytes });
+    const p = { ...PWA_POLICY, maxBatchEvents: 3, maxBatchBytes: 25 };
+    expect(composeBatch([item("L")], [item("a"), item("b"), item("c")], p).map((i) => i.id)).toEqual(["L", "a"]);
+    expect(composeBatch([], [item("big", 100), item("b")], p).map((i) => i.id)).toEqual(["big"]);
+    expect(composeBatch([], [item("a", 1), item("b", 1), item("c", 1), item("d", 1)], p)).toHaveLength(3);
+  });
+
+  it("backs off with full jitter: uniform below a doubling ceiling", () => {
+    expect(backoffMs(1, PWA_POLICY, () => 0.999)).toBeLessThan(1_000);
+    expect(backoffMs(3, PWA_POLICY, () => 0.5)).toBe(2_000);
+    expect(backoffMs(30, PWA_POLICY, () => 0.999)).toBeLessThan(PWA_POLICY.backoffCapMs);
+    expect(backoffMs(5, PWA_POLICY, () => 0)).toBe(0);
+  });
+
+  it("reads Retry-After as seconds or an HTTP date", () => {
+    expect(parseRetryAfter("7", now)).toBe(7_000);
+    expect(parseRetryAfter(new Date(now + 4_000).toUTCString(), now)).toBe(4_000);
+    expect(parseRetryAfter(null, now)).toBeNull();
+    expect(parseRetryAfter("soon", now)).toBeNull();
+  });
+
+  const ids = ["e0", "e1", "lead1", "e3"];
+  const http = (status: number, body: unknown, retryAfter: string | null = null): Reply => ({ kind: "http", status, body, retryAfter });
+
+  it("202: everything leaves the queue; rejected ones are dropped, not accepted", () => {
+    const o = interpretReply(ids, http(202, { accepted: 2, duplicates: 1, rejected: [{ index: 1, id: "e1", issues: [] }], leads: [] }), now, PWA_POLICY);
+    expect(o.accepted).toEqual(["e0", "lead1", "e3"]);
+    expect(o.rejected).toEqual(["e1"]);
+    expect(o.duplicates).toBe(1);
+    expect(o.next).toEqual({ type: "continue" });
+  });
+
+  it("503 backpressure: the listed leads were taken, the rest stays queued, wait Retry-After", () => {
+    const o = interpretReply(ids, http(503, { accepted: 1, duplicates: 0, rejected: [], leads: [{ id: "lead1", status: "stored" }], refused: 3 }, "4"), now, PWA_POLICY);
+    expect(o.accepted).toEqual(["lead1"]);
+    expect(o.refused).toBe(3);
+    expect(o.next).toEqual({ type: "wait", ms: 4_000, reason: "backpressure" });
+  });
+
+  it("429 waits Retry-After; 5xx and network errors back off; 400 drops only what it names", () => {
+    expect(interpretReply(ids, http(429, {}, "12"), now, PWA_POLICY).next).toEqual({ type: "wait", ms: 12_000, reason: "rate-limited" });
+    expect(interpretReply(ids, http(500, {}), now, PWA_POLICY).next.type).toBe("backoff");
+    expect(interpretReply(ids, http(503, { error: { code: "x" } }), now, PWA_POLICY).next.type).toBe("backoff");
+    expect(interpretReply(ids, { kind: "network", error: "ECONNREFUSED" }, now, PWA_POLICY)).toMatchObject({ accepted: [], next: { type: "backoff" } });
+    const bad = interpretReply(ids, http(400, { rejected: [{ index: 0, id: "e0", issues: [] }] }), now, PWA_POLICY);
+    expect(bad.rejected).toEqual(["e0"]);
+    expect(bad.next.type).toBe("backoff");
+    expect(interpretReply(ids, http(400, { error: { code: "invalid_envelope" } }), now, PWA_POLICY).rejected).toEqual([]);
+  });
+
+  it("refuses anything but a local server", () => {
+    expect(assertLocalUrl("http://127.0.0.1:8787").port).toBe("8787");
+    expect(() => assertLocalUrl("http://localhost:8787")).not.toThrow();
+    expect(() => assertLocalUrl("https://fieldpulse.example.com")).toThrow(/only/);
+    expect(() => assertLocalUrl("http://10.0.0.5:8787")).toThrow(/only/);
+  });
+});
+
+describe("a phone's sender", () => {
+  /** A transport that answers from a script and records what was sent. */
+  function scripted(replies: Reply[]): Transport & { bodies: string[] } {
+    const bodies: string[] = [];
+    return {
+      base: new URL("http://127.0.0.1:1"),
+      bodies,
+      async post(_path, _token, body): Promise<TimedReply> {
+        bodies.push(body);
+        return { reply: replies.shift() ?? { kind: "http", status: 202, body: { accepted: 0, duplicates: 0, rejected: [], leads: [] }, retryAfter: null }, ms: 3 };
+      },
+      async get(): Promise<TimedReply> {
+        return { reply: { kind: "network", error: "n/a" }, ms: 0 };
+      },
+      close() {},
+    };
+  }
+  const settle = () => new Promise((r) => setImmediate(r));
+  const loc = (id: string, at: number): IngestEvent => ({ id, type: "location", at, lat: 30, lng: -97 });
+  const lead = (id: string, at: number): IngestEvent => ({ id, type: "lead", at, name: "Ana" });
+
+  it("keeps refused events after a 503, honours its Retry-After, then sends them again", async () => {
+    const t = scripted([{ kind: "http", status: 503, body: { accepted: 1, duplicates: 0, rejected: [], leads: [{ id: "L", status: "stored" }], refused: 2 }, retryAfter: "2" }]);
+    const stats = new FleetStats(true);
+    const s = new DeviceSender("u1", "tok", t, PWA_POLICY, stats, "/v1/events", {}, true);
+    const now = Date.now();
+    s.enqueue(loc("a", now - 20_000));
+    s.enqueue(loc("b", now - 19_000));
+    s.enqueue(lead("L", now));
+    s.tick(now, false);
+    await settle();
+    expect(JSON.parse(t.bodies[0]!).events.map((e: { id: string }) => e.id)).toEqual(["L", "a", "b"]);
+    expect(s.queued()).toBe(2);
+    expect([...stats.acceptedIds!]).toEqual(["L"]);
+    s.tick(Date.now() + 1_000, false); // still inside Retry-After: nothing goes
+    await settle();
+    expect(t.bodies).toHaveLength(1);
+    s.tick(Date.now() + 2_100, false);
+    await settle();
+    expect(t.bodies).toHaveLength(2);
+    expect(s.queued()).toBe(0);
+    expect(stats.counts.throttledWithRetryAfter).toBe(1);
+    expect(retryAfterViolations(s.timeline!)).toBe(0);
+  });
+
+  it("does not send while offline or before a batch is due", async () => {
+    const t = scripted([]);
+    const s = new DeviceSender("u2", "tok", t, PWA_POLICY, new FleetStats(), "/v1/events");
+    const now = Date.now();
+    s.enqueue(loc("a", now));
+    s.tick(now, false);
+    s.tick(now + 20_000, true);
+    await settle();
+    expect(t.bodies).toHaveLength(0);
+    s.tick(now + 20_000, false);
+    await settle();
+    expect(t.bodies).toHaveLength(1);
+  });
+
+  it("counts a request sent before the previous Retry-After elapsed as a violation", () => {
+    expect(retryAfterViolations([
+      { start: 0, end: 10, status: 503, retryAfterMs: 1_000 },
+      { start: 500, end: 510, status: 202, retryAfterMs: null },
+      { start: 600, end: 610, status: 202, retryAfterMs: null },
+    ])).toBe(1);
+  });
+});
