@@ -48,7 +48,8 @@ export function backoffMs(failures: number, maxBackoffS: number, random: () => n
 
 /**
  * Retry-After (seconds) for a refused batch: how long the recent drain rate needs to bring the buffer
- * back under 90 % of the high-water mark. Without a drain rate (Postgres down), the flush backoff decides.
+ * back under 90 % of the high-water mark. Without a drain rate, the time until the next flush attempt
+ * (the backoff while Postgres fails, else the flush that is already due) decides.
  */
 export function retryAfterSeconds(opts: {
   depth: number;
@@ -60,7 +61,7 @@ export function retryAfterSeconds(opts: {
   const excess = Math.max(0, opts.depth - target);
   let seconds: number;
   if (opts.drainRowsPerS && opts.drainRowsPerS > 0) seconds = excess / opts.drainRowsPerS;
-  else seconds = (opts.retryInMs ?? 30_000) / 1000;
+  else seconds = (opts.retryInMs ?? 5_000) / 1000;
   return Math.min(300, Math.max(1, Math.ceil(seconds)));
 }
 

@@ -412,7 +412,8 @@ export class TeamHub extends DurableObject<Env> {
       depth: this.buffer.depth,
       highWater: this.tunables.BUFFER_HIGH_WATER,
       drainRowsPerS: c.drainRowsPerS,
-      retryInMs: c.consecutiveFailures > 0 && c.retryAt ? Math.max(0, c.retryAt - Date.now()) : null,
+      // A fresh team has no drain rate yet: the next flush (due now at the mark, or the backoff) is the best guess.
+      retryInMs: Math.max(0, (this.flushDueAt(Date.now()) ?? Date.now()) - Date.now()),
     });
   }
 

@@ -48,7 +48,8 @@ describe("retryAfterSeconds", () => {
   });
   it("falls back to the flush backoff when nothing drains", () => {
     expect(retryAfterSeconds({ depth: 250_000, highWater: 200_000, drainRowsPerS: null, retryInMs: 7_500 })).toBe(8);
-    expect(retryAfterSeconds({ depth: 250_000, highWater: 200_000, drainRowsPerS: null, retryInMs: null })).toBe(30);
+    expect(retryAfterSeconds({ depth: 250_000, highWater: 200_000, drainRowsPerS: null, retryInMs: null })).toBe(5);
+    expect(retryAfterSeconds({ depth: 250_000, highWater: 200_000, drainRowsPerS: null, retryInMs: 0 })).toBe(1);
   });
   it("stays within 1 s .. 5 min", () => {
     expect(retryAfterSeconds({ depth: 10, highWater: 10, drainRowsPerS: 1e9, retryInMs: null })).toBe(1);
