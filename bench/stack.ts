@@ -5,13 +5,13 @@
  * bound to them, restartable with other vars. `stop()` tears everything down, and so does a watchdog
  * after `maxLifetimeMs` and the process exiting: a bench never leaves a wrangler behind.
  */
+import { deleteKeys } from "../dev/redis-keys.ts";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { createServer, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import IORedis from "ioredis";
 import pg from "pg";
 import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrateDatabase } from "../dev/migrate.ts";
@@ -249,15 +249,3 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   }
 }
 
-async function deleteKeys(redisUrl: string, pattern: string): Promise<void> {
-  const redis = new IORedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    for await (const keys of redis.scanStream({ match: pattern, count: 500 })) {
-      if ((keys as string[]).length) await redis.del(...(keys as string[]));
-    }
-  } finally {
-    redis.disconnect();
-  }
-}

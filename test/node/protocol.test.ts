@@ -40,3 +40,16 @@ describe("bulkInsert", () => {
     expect(values[8]).toEqual([null, '{"a":1}', null]);
   });
 });
+
+describe("readClaims", () => {
+  it("reads a token's claims, and says why it cannot", async () => {
+    const { signToken } = await import("../../protocol/auth.ts");
+    const { readClaims } = await import("../../protocol/claims.ts");
+    const token = await signToken({ team: "t1", sub: "u1", role: "manager", name: "Mo" }, "secret");
+    expect(readClaims(token)).toMatchObject({ ok: true, claims: { team: "t1", sub: "u1", role: "manager", name: "Mo" } });
+    expect(readClaims("nope")).toEqual({ ok: false, reason: "malformed" });
+    expect(readClaims("a.%%%.c")).toEqual({ ok: false, reason: "unreadable" });
+    expect(readClaims(`a.${Buffer.from('{"sub":"u"}').toString("base64url")}.c`)).toEqual({ ok: false, reason: "claims" });
+    expect(readClaims(token, Date.now() + 13 * 3600_000)).toMatchObject({ ok: false, reason: "expired" });
+  });
+});

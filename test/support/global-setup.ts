@@ -3,6 +3,7 @@
  * embedded PGlite, the Neon WebSocket proxies, the Upstash REST server over Redis, and a small control
  * server through which workerd tests read Postgres with node `pg` and cut the fault proxy.
  */
+import { deleteKeys } from "../../dev/redis-keys.ts";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedPostgres } from "../../dev/embedded-postgres.ts";
 import { migrateDatabase } from "../../dev/migrate.ts";
@@ -11,7 +12,6 @@ import { startWsProxy } from "../../dev/ws-proxy.ts";
 import { startControlServer } from "./control-server.ts";
 import { planStack, type StackPlan } from "./stack.ts";
 import { ensureRedis } from "./redis.ts";
-import IORedis from "ioredis";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import pg from "pg";
@@ -30,18 +30,6 @@ async function adminQuery(url: string, sql: string): Promise<void> {
   }
 }
 
-async function deleteKeys(url: string, pattern: string): Promise<void> {
-  const redis = new IORedis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on("error", () => {});
-  try {
-    await redis.connect();
-    for await (const keys of redis.scanStream({ match: pattern, count: 500 })) {
-      if ((keys as string[]).length) await redis.del(...(keys as string[]));
-    }
-  } finally {
-    redis.disconnect();
-  }
-}
 
 function buildWeb(): void {
   const root = path.resolve(import.meta.dirname, "../..");

@@ -1,4 +1,4 @@
-import { tokenClaims, type TokenClaims } from "../../protocol/claims.ts";
+import { readClaims, type TokenClaims } from "../../protocol/claims.ts";
 import { META, type FieldDb } from "./db.ts";
 
 /**
@@ -17,28 +17,19 @@ export const TOKEN_KEY = "fieldpulse.token";
 
 export type ParsedToken = { ok: true; claims: TokenClaims } | { ok: false; error: string };
 
-function base64UrlJson(part: string): unknown {
-  const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes));
-}
+const FIELD_ERRORS = {
+  malformed: "This is not a fieldpulse token: it should be three parts separated by dots.",
+  unreadable: "This token cannot be read. Copy it again, all of it.",
+  claims: "This token is missing the canvasser's team or user.",
+} as const;
 
 export function parseToken(raw: string, now = Date.now()): ParsedToken {
-  const token = raw.trim();
-  const parts = token.split(".");
-  if (parts.length !== 3) return { ok: false, error: "This is not a fieldpulse token: it should be three parts separated by dots." };
-  let payload: unknown;
-  try {
-    payload = base64UrlJson(parts[1]!);
-  } catch {
-    return { ok: false, error: "This token cannot be read. Copy it again, all of it." };
+  const read = readClaims(raw, now);
+  if (read.ok) return { ok: true, claims: read.claims };
+  if (read.reason === "expired") {
+    return { ok: false, error: `This token expired on ${new Date(read.expiredAt!).toLocaleString()}. Ask your manager for a new link.` };
   }
-  const claims = tokenClaims.safeParse(payload);
-  if (!claims.success) return { ok: false, error: "This token is missing the canvasser's team or user." };
-  if (claims.data.exp * 1000 <= now) {
-    return { ok: false, error: `This token expired on ${new Date(claims.data.exp * 1000).toLocaleString()}. Ask your manager for a new link.` };
-  }
-  return { ok: true, claims: claims.data };
+  return { ok: false, error: FIELD_ERRORS[read.reason] };
 }
 
 export const ownerOf = (claims: Pick<TokenClaims, "team" | "sub">) => `${claims.team}/${claims.sub}`;

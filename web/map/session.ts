@@ -1,4 +1,4 @@
-import { tokenClaims, type TokenClaims } from "../../protocol/claims.ts";
+import { readClaims, type TokenClaims } from "../../protocol/claims.ts";
 
 /**
  * The manager's token: from the link's fragment (`/map/#token=…`, never sent to a server or kept in
@@ -15,29 +15,20 @@ export interface Session {
 
 export type ParsedToken = { ok: true; session: Session } | { ok: false; error: string };
 
-function base64UrlJson(part: string): unknown {
-  const b64 = part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "=");
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  return JSON.parse(new TextDecoder().decode(bytes));
-}
+const MAP_ERRORS = {
+  malformed: "That is not a fieldpulse token: it has three parts separated by dots.",
+  unreadable: "That token cannot be read. Copy it again, all of it.",
+  claims: "That token does not name a team and a user.",
+} as const;
 
 export function parseToken(raw: string, now = Date.now()): ParsedToken {
-  const token = raw.trim();
-  const parts = token.split(".");
-  if (parts.length !== 3 || !parts[1]) return { ok: false, error: "That is not a fieldpulse token: it has three parts separated by dots." };
-  let payload: unknown;
-  try {
-    payload = base64UrlJson(parts[1]);
-  } catch {
-    return { ok: false, error: "That token cannot be read. Copy it again, all of it." };
+  const read = readClaims(raw, now);
+  if (!read.ok) {
+    if (read.reason === "expired") return { ok: false, error: `That token expired at ${new Date(read.expiredAt!).toLocaleString()}. Ask for a new one.` };
+    return { ok: false, error: MAP_ERRORS[read.reason] };
   }
-  const claims = tokenClaims.safeParse(payload);
-  if (!claims.success) return { ok: false, error: "That token does not name a team and a user." };
-  if (claims.data.role === "field") return { ok: false, error: "That is a canvasser's token. The live map needs a manager or admin token." };
-  if (claims.data.exp * 1000 <= now) {
-    return { ok: false, error: `That token expired at ${new Date(claims.data.exp * 1000).toLocaleString()}. Ask for a new one.` };
-  }
-  return { ok: true, session: { token, claims: claims.data } };
+  if (read.claims.role === "field") return { ok: false, error: "That is a canvasser's token. The live map needs a manager or admin token." };
+  return { ok: true, session: { token: raw.trim(), claims: read.claims } };
 }
 
 /** `#token=…` from the address, if any. */
