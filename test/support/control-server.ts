@@ -5,6 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
+import { z } from "zod";
 import { Webhook } from "standardwebhooks";
 
 interface FaultProxy {
@@ -73,7 +74,7 @@ export async function startControlServer(opts: { port: number; databaseUrl: stri
       if (req.method === "GET" && url.pathname === "/dialer/received") {
         return send(200, dialer.receivedFor(url.searchParams.get("leadId") ?? ""));
       }
-      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+      const body = z.record(z.string(), z.unknown()).parse(raw ? JSON.parse(raw) : {});
       switch (`${req.method} ${url.pathname}`) {
         case "POST /dialer/script":
           dialer.script(String(body.leadId), (body.statuses as number[]) ?? [], (body.otherwise as number | undefined) ?? 200);

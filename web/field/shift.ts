@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { keepFix, type Fix, type FixFilter } from "./geo-filter.ts";
 import { positionFrom, type Position } from "./event-factory.ts";
 
@@ -159,11 +160,13 @@ export class Shift {
   }
 }
 
+const storedFix = z.object({ lat: z.number(), lng: z.number(), at: z.number() });
+
 function readFix(raw: string | null): Fix | null {
   if (!raw) return null;
   try {
-    const v = JSON.parse(raw) as Partial<Fix>;
-    return typeof v.lat === "number" && typeof v.lng === "number" && typeof v.at === "number" ? { lat: v.lat, lng: v.lng, at: v.at } : null;
+    const parsed = storedFix.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
