@@ -164,7 +164,7 @@ try {
   });
   if (live) {
     results.live = live;
-    notes.push(`live: LIVE_TICK_MS=${values["live-tick-ms"] ?? "250 (wrangler.toml)"}: positions are coalesced into one frame per tick, so a fix waits up to one tick on top of its request.`);
+    notes.push(`live: LIVE_TICK_MS=${values["live-tick-ms"] ?? "150 (wrangler.toml)"}: positions are coalesced into one frame per tick, so a fix waits up to one tick on top of its request.`);
     say(formatLive(live));
     rows.push({ part: "live", figure: `fix → manager socket p99 (${live.managers} managers, ${int(live.devices)} devices)`, measured: `${ms(live.p99)} from send (p50 ${ms(live.p50)}; from the 202: p99 ${signedMs(live.acceptP99)}), ${(live.delivered * 100).toFixed(1)} % delivered`, target: "≤ 300 ms", verdict: verdict(live.p99 <= 300 && live.delivered >= 0.99 && live.socketsClosedEarly.length === 0) });
     rows.push({ part: "live", figure: "frames/s received (all sockets)", measured: `${int(live.framesPerS)} frames/s, ${int(live.pointsPerS)} points/s`, target: "—", verdict: "info" });
