@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { percentiles } from "../dev/sim/stats.ts";
 import { createTransport } from "../dev/sim/transport.ts";
-import { uuidv7 } from "../dev/sim/uuidv7.ts";
+import { uuidv7At as uuidv7 } from "../protocol/uuidv7.ts";
 import type { BenchStack } from "./stack.ts";
 
 export interface CeilingOptions {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { startFleet } from "../dev/sim/fleet.ts";
-import { uuidv7 } from "../dev/sim/uuidv7.ts";
+import { uuidv7At as uuidv7 } from "../protocol/uuidv7.ts";
 import { checkExactlyOnce } from "./pg-stats.ts";
 import { check, runDrill, sleep, type DrillContext, type DrillResult } from "./drill-common.ts";
 

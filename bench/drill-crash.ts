@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { uuidv7 } from "../dev/sim/uuidv7.ts";
+import { uuidv7At as uuidv7 } from "../protocol/uuidv7.ts";
 import type { IngestEvent } from "../protocol/events.ts";
 import { teamIds } from "./pg-stats.ts";
 import { check, runDrill, type DrillContext, type DrillResult } from "./drill-common.ts";

@@ -6,7 +6,7 @@
 import type { ActivityEvent, IngestEvent, KnockEvent, KnockOutcome, LeadEvent, LocationEvent } from "../../protocol/events.ts";
 import { houseNumber, nextNode, nodeXY, randomNode, streetName, toLatLng, type Node, type StreetGrid } from "./geo.ts";
 import { exponential, gaussian, pickOne, pickWeighted, seededRng, uniform, type Rng } from "./rng.ts";
-import { uuidv7 } from "./uuidv7.ts";
+import { uuidv7At as uuidv7 } from "../../protocol/uuidv7.ts";
 
 export interface CanvasserConfig {
   userId: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createUuidV7, uuidv7, uuidv7Time } from "../../web/field/uuidv7.ts";
+import { createUuidV7, uuidv7, uuidv7Time } from "../../protocol/uuidv7.ts";
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -44,5 +44,16 @@ describe("uuidv7", () => {
     const a = createUuidV7(() => 1_800_000_000_000);
     const b = createUuidV7(() => 1_800_000_000_000);
     expect(a()).not.toBe(b());
+  });
+});
+
+describe("uuidv7At", () => {
+  it("embeds the given time, even when times go backwards, and never repeats", async () => {
+    const { uuidv7At } = await import("../../protocol/uuidv7.ts");
+    const times = [1_800_000_000_000, 1_700_000_000_000, 1_800_000_000_000];
+    const ids = times.map((t) => uuidv7At(t));
+    expect(ids.map(uuidv7Time)).toEqual(times);
+    expect(new Set(ids).size).toBe(3);
+    expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

@@ -2,7 +2,7 @@ import {
   activityEvent, knockEvent, leadEvent, locationEvent,
   type ActivityEvent, type Issue, type KnockEvent, type KnockOutcome, type LeadEvent, type LocationEvent,
 } from "../../protocol/events.ts";
-import { uuidv7 } from "./uuidv7.ts";
+import { uuidv7 } from "../../protocol/uuidv7.ts";
 
 /**
  * Every event the phone makes, built and checked against the same zod schemas the server uses, with its

@@ -46,6 +46,14 @@ export function createUuidV7(now: () => number = Date.now, fill: RandomFill = (b
   };
 }
 
+/**
+ * A UUIDv7 for a given time, with no ordering state: for simulated devices and benches that stamp events
+ * with their own (simulated) clocks, where a shared monotonic counter would bend the embedded times.
+ */
+export function uuidv7At(ms: number, fill: RandomFill = (b) => crypto.getRandomValues(b)): string {
+  return createUuidV7(() => ms, fill)();
+}
+
 /** Epoch milliseconds encoded in a UUIDv7. */
 export function uuidv7Time(id: string): number {
   return parseInt(id.replace(/-/g, "").slice(0, 12), 16);
