@@ -1,0 +1,31 @@
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from "libphonenumber-js/min";
+
+/**
+ * Phone numbers as the dialer needs them: parsed and normalised to E.164 (`+14155550123`). One function for
+ * the server's schema and the PWA's form, so both refuse the same input. The "min" metadata keeps the PWA
+ * bundle small; it checks a number's length per country, not every numbering-plan pattern.
+ */
+export type PhoneResult = { ok: true; e164: string } | { ok: false; message: string };
+
+/** An ISO 3166-1 alpha-2 region the metadata knows ("US", "ES"), upper-cased; otherwise undefined. */
+export function phoneRegion(input: string | null | undefined): CountryCode | undefined {
+  const code = input?.trim().toUpperCase();
+  return code && /^[A-Z]{2}$/.test(code) && isSupportedCountry(code) ? code : undefined;
+}
+
+/**
+ * `defaultRegion` reads a national number ("(202) 555-0143" with "US"); without one, only international
+ * numbers ("+…", "00…" is not assumed) are accepted. Messages complete "Phone …".
+ */
+export function normalisePhone(input: string, defaultRegion?: string): PhoneResult {
+  const text = input.trim();
+  if (!/\d/.test(text)) return { ok: false, message: "is not a phone number" };
+  const region = phoneRegion(defaultRegion);
+  if (defaultRegion !== undefined && defaultRegion.trim() !== "" && !region) {
+    return { ok: false, message: `cannot be read: unknown region "${defaultRegion}"` };
+  }
+  if (!text.startsWith("+") && !region) return { ok: false, message: "must start with + and the country code" };
+  const parsed = parsePhoneNumberFromString(text, region);
+  if (!parsed || !parsed.isValid()) return { ok: false, message: "is not a valid phone number" };
+  return { ok: true, e164: parsed.number };
+}
