@@ -2,48 +2,87 @@ import { and, asc, eq, gte, lte } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { withDb } from "../db/client.ts";
-import { knocks, locations } from "../db/schema.ts";
-import { toIssues } from "../protocol/events.ts";
+import { activities, knocks, locations } from "../db/schema.ts";
+import { KNOCK_OUTCOMES, toIssues } from "../protocol/events.ts";
+import { HISTORY_MAX_RANGE_MS, type HistoryCollection, type HistoryKnock } from "../protocol/history.ts";
 import { requireRole, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
+import { buildRoute, type Fix } from "./history-route.ts";
 
 export const history = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
-const MAX_RANGE_MS = 24 * 3_600_000;
 const MAX_POINTS = 20_000;
+/** An undo comes seconds after its knock; look this far past `to` for undos of knocks inside the range. */
+const UNDO_LOOKAHEAD_MS = 3_600_000;
+/** Earliest date a query may name: nothing of this service is older. */
+const EPOCH_FLOOR = Date.UTC(2020, 0, 1);
+const FUTURE_SLACK_MS = 86_400_000;
 
-const when = z.union([z.coerce.number().int().positive(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]);
+/** Epoch ms or ISO-8601, and a real date this service could hold (not year 287,000: `new Date` would throw). */
+const when = z
+  .union([z.coerce.number().int(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
+  .refine((t) => t >= EPOCH_FLOOR && t <= Date.now() + FUTURE_SLACK_MS, { message: "must be a date between 2020-01-01 and tomorrow (epoch ms or ISO-8601)" });
 const historyQuery = z
-  .object({ userId: z.string().min(1).max(128), from: when, to: when.optional() })
+  .object({ userId: z.string().min(1).max(128), from: when, to: when.optional(), format: z.enum(["points", "geojson"]).default("points") })
   .transform((q) => ({ ...q, to: q.to ?? Date.now() }))
   .refine((q) => q.to > q.from, { message: "must be after from", path: ["to"] })
-  .refine((q) => q.to - q.from <= MAX_RANGE_MS, { message: "the range may span at most 24 hours", path: ["to"] });
+  .refine((q) => q.to - q.from <= HISTORY_MAX_RANGE_MS, { message: "the range may span at most 7 days", path: ["to"] });
+
+const undoMeta = z.object({ knockId: z.string() });
 
 /**
- * GET /v1/history?userId&from&to — one canvasser's path and knocks from Postgres (what was flushed),
- * for a manager of the same team. Times are epoch ms or ISO-8601; at most 24 hours, 20,000 fixes.
+ * GET /v1/history?userId&from&to[&format=geojson] — one canvasser's flushed path and knocks for a
+ * manager of the same team. Times are epoch ms or ISO-8601; at most 7 days, 20,000 fixes. Knocks the
+ * canvasser undid are left out. `format=geojson` answers what the map draws (protocol/history.ts).
  */
 history.get("/v1/history", requireRole("manager", "admin"), async (c) => {
   const q = historyQuery.safeParse(c.req.query());
-  if (!q.success) throw new ApiError(400, "invalid_query", "userId and from are required; to is optional", toIssues(q.error));
-  const { userId, from, to } = q.data;
+  if (!q.success) throw new ApiError(400, "invalid_query", "userId and from are required; to and format are optional", toIssues(q.error));
+  const { userId, from, to, format } = q.data;
   const team = c.get("claims").team;
-  const [fixes, doors] = await withDb(c.env, ({ db }) => {
-    const range = (t: typeof locations | typeof knocks) =>
-      and(eq(t.teamId, team), eq(t.userId, userId), gte(t.at, new Date(from)), lte(t.at, new Date(to)));
+  const [fixes, doors, undos] = await withDb(c.env, ({ db }) => {
+    const range = (t: typeof locations | typeof knocks | typeof activities, until = to) =>
+      and(eq(t.teamId, team), eq(t.userId, userId), gte(t.at, new Date(from)), lte(t.at, new Date(until)));
     return Promise.all([
       db.select({ lat: locations.lat, lng: locations.lng, at: locations.at, accuracy: locations.accuracy, speed: locations.speed })
         .from(locations).where(range(locations)).orderBy(asc(locations.at)).limit(MAX_POINTS + 1),
       db.select({ id: knocks.id, lat: knocks.lat, lng: knocks.lng, at: knocks.at, outcome: knocks.outcome, address: knocks.address })
         .from(knocks).where(range(knocks)).orderBy(asc(knocks.at)).limit(MAX_POINTS),
+      db.select({ meta: activities.meta })
+        .from(activities).where(and(range(activities, to + UNDO_LOOKAHEAD_MS), eq(activities.kind, "knock_undo"))),
     ]);
   });
-  return c.json({
-    userId,
-    from,
-    to,
-    truncated: fixes.length > MAX_POINTS,
-    points: fixes.slice(0, MAX_POINTS).map((f) => [f.lng, f.lat, f.at.getTime(), f.accuracy, f.speed]),
-    knocks: doors.map((k) => ({ ...k, at: k.at.getTime() })),
-  });
+  const undone = new Set(undos.flatMap((u) => {
+    const meta = undoMeta.safeParse(u.meta);
+    return meta.success ? [meta.data.knockId] : [];
+  }));
+  const kept = doors.filter((k) => !undone.has(k.id));
+  const truncated = fixes.length > MAX_POINTS;
+  const path = fixes.slice(0, MAX_POINTS);
+  if (format === "points") {
+    return c.json({
+      userId,
+      from,
+      to,
+      truncated,
+      points: path.map((f) => [f.lng, f.lat, f.at.getTime(), f.accuracy, f.speed]),
+      knocks: kept.map((k) => ({ ...k, at: k.at.getTime() })),
+    });
+  }
+  const { segments, stops } = buildRoute(path.map((f): Fix => [f.lng, f.lat, f.at.getTime()]));
+  const knockFeatures = kept.map((k): HistoryKnock => ({
+    type: "Feature",
+    id: k.id,
+    // A knock by address only has no position.
+    geometry: k.lat == null || k.lng == null ? null : { type: "Point", coordinates: [k.lng, k.lat] },
+    properties: { kind: "knock", at: k.at.getTime(), outcome: knockOutcome(k.outcome), address: k.address },
+  }));
+  return c.json({ type: "FeatureCollection", features: [...segments, ...stops, ...knockFeatures], userId, from, to, truncated } satisfies HistoryCollection);
 });
+
+const outcome = z.enum(KNOCK_OUTCOMES);
+/** Rows were validated on ingest; an outcome this build does not know reads as "other", not a 500. */
+function knockOutcome(raw: string): HistoryKnock["properties"]["outcome"] {
+  const parsed = outcome.safeParse(raw);
+  return parsed.success ? parsed.data : "other";
+}
