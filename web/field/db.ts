@@ -1,5 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
-import type { EventKind, Issue } from "../../protocol/events.ts";
+import type { EventKind, Issue, KnockOutcome, LeadStatus, POSITION_SOURCES } from "../../protocol/events.ts";
 
 /**
  * The phone's IndexedDB: the outbox (events not yet accepted by the server), the recent knocks and leads
@@ -33,6 +33,30 @@ export interface RecentRecord {
   sentAt?: number;
 }
 
+/**
+ * The canvasser's own days, for "My day": every knock, lead and kept fix as it was made, with its
+ * delivery status. Unlike the outbox it keeps what was sent; unlike `recent` it is not cut to 100 rows.
+ * Kept for DAY_KEEP_MS.
+ */
+export interface DayRecord {
+  id: string;
+  owner: string;
+  kind: "knock" | "lead" | "fix";
+  at: number;
+  lat?: number;
+  lng?: number;
+  accuracy?: number;
+  positionSource?: (typeof POSITION_SOURCES)[number];
+  outcome?: KnockOutcome;
+  address?: string;
+  name?: string;
+  status: RecentStatus;
+  /** A lead's dialer status, as the server's answer gave it. */
+  dialer?: LeadStatus["status"];
+}
+
+export const DAY_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
+
 export interface ProblemRecord {
   seq?: number;
   owner: string;
@@ -48,6 +72,7 @@ export interface FieldSchema extends DBSchema {
   recent: { key: string; value: RecentRecord; indexes: { byOwner: [string, number] } };
   problems: { key: number; value: ProblemRecord; indexes: { byOwner: [string, number] } };
   meta: { key: string; value: unknown };
+  day: { key: string; value: DayRecord; indexes: { byOwner: [string, number] } };
 }
 
 export type FieldDb = IDBPDatabase<FieldSchema>;
@@ -55,16 +80,22 @@ export type FieldDb = IDBPDatabase<FieldSchema>;
 export const DB_NAME = "fieldpulse-field";
 
 export function openFieldDb(): Promise<FieldDb> {
-  return openDB<FieldSchema>(DB_NAME, 1, {
-    upgrade(db) {
-      const outbox = db.createObjectStore("outbox", { keyPath: "id" });
-      outbox.createIndex("byOwnerKind", ["owner", "kind", "id"]);
-      outbox.createIndex("byOwner", ["owner", "id"]);
-      db.createObjectStore("recent", { keyPath: "id" }).createIndex("byOwner", ["owner", "createdAt"]);
-      db.createObjectStore("problems", { keyPath: "seq", autoIncrement: true }).createIndex("byOwner", ["owner", "at"]);
-      db.createObjectStore("meta");
+  return openDB<FieldSchema>(DB_NAME, 2, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) createV1(db);
+      // Version 2: "My day". Older phones keep their outbox; their day starts empty.
+      if (oldVersion < 2) db.createObjectStore("day", { keyPath: "id" }).createIndex("byOwner", ["owner", "at"]);
     },
   });
+}
+
+function createV1(db: IDBPDatabase<FieldSchema>): void {
+  const outbox = db.createObjectStore("outbox", { keyPath: "id" });
+  outbox.createIndex("byOwnerKind", ["owner", "kind", "id"]);
+  outbox.createIndex("byOwner", ["owner", "id"]);
+  db.createObjectStore("recent", { keyPath: "id" }).createIndex("byOwner", ["owner", "createdAt"]);
+  db.createObjectStore("problems", { keyPath: "seq", autoIncrement: true }).createIndex("byOwner", ["owner", "at"]);
+  db.createObjectStore("meta");
 }
 
 /** Keys of `meta`. */

@@ -11,7 +11,7 @@ export const ingestReply = z.object({
   accepted: z.number().int().nonnegative(),
   duplicates: z.number().int().nonnegative(),
   rejected: z.array(z.object({ index: z.number().int().nonnegative(), id: z.string().optional(), issues: z.array(issue) })),
-  leads: z.array(z.object({ id: z.string(), status: z.enum(["stored", "queued"]) })),
+  leads: z.array(z.object({ id: z.string(), status: z.enum(["stored", "queued", "rejected"]) })),
   refused: z.number().int().nonnegative().optional(),
 });
 
@@ -27,3 +27,10 @@ void _fromProtocol;
 export type Reply =
   | { kind: "network"; error: string }
   | { kind: "http"; status: number; retryAfter: string | null; body: unknown };
+
+/** The leads a reply reports (202, or 503 under backpressure) with their dialer status; none otherwise. */
+export function leadStatusesOf(reply: Reply): IngestReply["leads"] {
+  if (reply.kind !== "http") return [];
+  const parsed = ingestReply.safeParse(reply.body);
+  return parsed.success ? parsed.data.leads : [];
+}

@@ -41,8 +41,10 @@ export async function pruneJournal(db: FieldDb, keep = 100): Promise<void> {
 }
 
 export async function markRecent(db: FieldDb, id: string, status: RecentRecord["status"]): Promise<void> {
-  const tx = db.transaction("recent", "readwrite");
-  const r = await tx.store.get(id);
-  if (r) await tx.store.put({ ...r, status });
+  const tx = db.transaction(["recent", "day"], "readwrite");
+  const r = await tx.objectStore("recent").get(id);
+  if (r) await tx.objectStore("recent").put({ ...r, status });
+  const d = await tx.objectStore("day").get(id);
+  if (d) await tx.objectStore("day").put({ ...d, status });
   await tx.done;
 }

@@ -1,5 +1,7 @@
 import { EVENT_KINDS, type EventKind } from "../../protocol/events.ts";
-import { HIGH, META, type FieldDb, type OutboxRecord, type RecentRecord } from "./db.ts";
+import type { LeadStatus } from "../../protocol/events.ts";
+import { HIGH, META, type DayRecord, type FieldDb, type OutboxRecord, type RecentRecord } from "./db.ts";
+import { dayRecordOf } from "./day.ts";
 import { composeBatch, type BatchLimits, type OutboxSummary, type SendOutcome } from "./send-policy.ts";
 
 /**
@@ -13,7 +15,7 @@ export interface NewEvent {
   type: EventKind;
 }
 
-/** Store an event (and its line in the recent list) in one transaction. */
+/** Store an event (and its lines in the recent list and the day) in one transaction. */
 export async function enqueue(db: FieldDb, owner: string, event: NewEvent, recent?: Omit<RecentRecord, "id" | "owner" | "createdAt" | "status" | "kind">, now = Date.now()): Promise<OutboxRecord> {
   const record: OutboxRecord = {
     id: event.id,
@@ -23,11 +25,13 @@ export async function enqueue(db: FieldDb, owner: string, event: NewEvent, recen
     bytes: encoder.encode(JSON.stringify(event)).byteLength,
     event,
   };
-  const tx = db.transaction(["outbox", "recent"], "readwrite");
+  const day = dayRecordOf(event, owner);
+  const tx = db.transaction(["outbox", "recent", "day"], "readwrite");
   await tx.objectStore("outbox").put(record);
   if (recent && (event.type === "knock" || event.type === "lead")) {
     await tx.objectStore("recent").put({ ...recent, id: event.id, owner, kind: event.type, createdAt: now, status: "waiting" });
   }
+  if (day) await tx.objectStore("day").put(day);
   await tx.done;
   return record;
 }
@@ -63,8 +67,13 @@ export async function takeBatch(db: FieldDb, owner: string, limits: BatchLimits)
  * Apply what the server said about a batch, in one transaction: remove what left, tick the recent list,
  * record problems, remember the last good send and any wait the server asked for.
  */
-export async function settle(db: FieldDb, owner: string, outcome: SendOutcome, now = Date.now()): Promise<void> {
-  const tx = db.transaction(["outbox", "recent", "problems", "meta"], "readwrite");
+export async function settle(db: FieldDb, owner: string, outcome: SendOutcome, now = Date.now(), leads: readonly LeadStatus[] = []): Promise<void> {
+  const tx = db.transaction(["outbox", "recent", "problems", "meta", "day"], "readwrite");
+  const day = tx.objectStore("day");
+  const markDay = async (id: string, change: Partial<DayRecord>) => {
+    const r = await day.get(id);
+    if (r) await day.put({ ...r, ...change });
+  };
   const outbox = tx.objectStore("outbox");
   const recent = tx.objectStore("recent");
   const problems = tx.objectStore("problems");
@@ -73,10 +82,13 @@ export async function settle(db: FieldDb, owner: string, outcome: SendOutcome, n
   for (const id of outcome.accepted) {
     const r = await recent.get(id);
     if (r) await recent.put({ ...r, status: "sent", sentAt: now });
+    await markDay(id, { status: "sent" });
   }
+  for (const lead of leads) await markDay(lead.id, { dialer: lead.status });
   for (const rej of outcome.rejected) {
     const r = await recent.get(rej.id);
     if (r) await recent.put({ ...r, status: "rejected" });
+    await markDay(rej.id, { status: "rejected" });
     await problems.add({
       owner,
       at: now,
@@ -94,12 +106,14 @@ export async function settle(db: FieldDb, owner: string, outcome: SendOutcome, n
 
 /** Undo: remove an event that has not been sent. False when it already left the outbox. */
 export async function withdraw(db: FieldDb, id: string): Promise<boolean> {
-  const tx = db.transaction(["outbox", "recent"], "readwrite");
+  const tx = db.transaction(["outbox", "recent", "day"], "readwrite");
   const present = (await tx.objectStore("outbox").getKey(id)) !== undefined;
   if (present) {
     await tx.objectStore("outbox").delete(id);
     const r = await tx.objectStore("recent").get(id);
     if (r) await tx.objectStore("recent").put({ ...r, status: "undone" });
+    const d = await tx.objectStore("day").get(id);
+    if (d) await tx.objectStore("day").put({ ...d, status: "undone" });
   }
   await tx.done;
   return present;

@@ -1,5 +1,5 @@
 import { getMetaNumber, META, type FieldDb } from "./db.ts";
-import type { Reply } from "./ingest-reply.ts";
+import { leadStatusesOf, type Reply } from "./ingest-reply.ts";
 import { settle, summarize, takeBatch } from "./outbox.ts";
 import {
   backoffMs, DEFAULT_BACKOFF, DEFAULT_BATCH_LIMITS, interpretReply, sendDueAt,
@@ -58,7 +58,7 @@ export async function drainOutbox(ctx: DrainContext, { force }: { force: boolean
       ctx.onSending?.(false);
     }
     const outcome = interpretReply(batch, reply, now());
-    await settle(db, owner, outcome, now());
+    await settle(db, owner, outcome, now(), leadStatusesOf(reply));
     for (const r of outcome.rejected) console.warn("fieldpulse: the server rejected an event; dropped", r);
     if (outcome.problem) console.warn("fieldpulse:", outcome.problem);
     ctx.onSettled?.(outcome);
