@@ -1,9 +1,13 @@
 /**
  * `npm run token -- --team T --user U --role field|manager|admin [--name N] [--ttl SECONDS]`
- * prints a token signed with .dev.vars' AUTH_SECRET, and nothing else, on stdout.
+ * `npm run token -- --role operator --user U [--ttl SECONDS]` (deployment-wide: every team's metrics,
+ * `/metrics`, tokens for any team; minted only here, with the secret, never through the API)
+ * prints a token signed with .dev.vars' AUTH_SECRET, and nothing else, on stdout. The lifetime may not
+ * pass the role's maximum (field 30 days, others 12 h; TOKEN_MAX_TTL_FIELD_S / TOKEN_MAX_TTL_S in .dev.vars).
  */
 import { parseArgs } from "node:util";
-import { ROLES, signToken, tokenClaims } from "../protocol/auth.ts";
+import { z } from "zod";
+import { ANY_TEAM, DEFAULT_MAX_TTL_S, ROLES, signToken, tokenClaims, type MaxTtl } from "../protocol/auth.ts";
 import { ensureLocalSecrets } from "./dev-vars.ts";
 
 const { values } = parseArgs({
@@ -16,17 +20,33 @@ const { values } = parseArgs({
   },
 });
 
-const claims = tokenClaims.omit({ exp: true, iat: true }).safeParse({
-  team: values.team,
+const usage = `usage: npm run token -- --team T --user U --role ${ROLES.join("|")} [--name N] [--ttl S]  (an operator takes no --team)`;
+function fail(problems: string[]): never {
+  process.stderr.write(`${usage}\n${problems.join("\n")}\n`);
+  process.exit(2);
+}
+
+const secrets = ensureLocalSecrets();
+const vars = z
+  .object({ TOKEN_MAX_TTL_FIELD_S: z.coerce.number().int().positive().optional(), TOKEN_MAX_TTL_S: z.coerce.number().int().positive().optional() })
+  .safeParse(secrets);
+const others = (vars.success && vars.data.TOKEN_MAX_TTL_S) || DEFAULT_MAX_TTL_S.manager;
+const maxTtl: MaxTtl = { field: (vars.success && vars.data.TOKEN_MAX_TTL_FIELD_S) || DEFAULT_MAX_TTL_S.field, manager: others, admin: others, operator: others };
+
+if (values.role === "operator" && values.team !== undefined) fail(["--team: an operator token is for every team; leave --team out"]);
+const claims = tokenClaims.safeParse({
+  team: values.role === "operator" ? ANY_TEAM : values.team,
   sub: values.user,
   role: values.role,
   ...(values.name ? { name: values.name } : {}),
+  // Placeholders so the claims schema checks the identifiers; signToken sets the real ones.
+  iat: 1,
+  exp: 2,
+  jti: "placeholder",
 });
+if (!claims.success) fail(claims.error.issues.map((i) => `--${i.path[0] === "sub" ? "user" : String(i.path[0])}: ${i.message}`));
 const ttlSeconds = Number(values.ttl);
-if (!claims.success || !Number.isInteger(ttlSeconds) || ttlSeconds <= 0) {
-  const problems = claims.success ? ["--ttl must be a positive whole number of seconds"] : claims.error.issues.map((i) => `--${i.path[0] === "sub" ? "user" : String(i.path[0])}: ${i.message}`);
-  process.stderr.write(`usage: npm run token -- --team T --user U --role ${ROLES.join("|")} [--name N] [--ttl S]\n${problems.join("\n")}\n`);
-  process.exit(2);
-}
-const { AUTH_SECRET } = ensureLocalSecrets();
-process.stdout.write(`${await signToken({ ...claims.data, ttlSeconds }, AUTH_SECRET!)}\n`);
+if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) fail(["--ttl must be a positive whole number of seconds"]);
+if (ttlSeconds > maxTtl[claims.data.role]) fail([`--ttl: a ${claims.data.role} token lives at most ${maxTtl[claims.data.role]} s`]);
+const { iat: _iat, exp: _exp, jti: _jti, aud: _aud, ...identity } = claims.data;
+process.stdout.write(`${await signToken({ ...identity, ttlSeconds }, secrets.AUTH_SECRET!, maxTtl)}\n`);

@@ -1,20 +1,70 @@
 import { z } from "zod";
 
 // Kept apart from auth.ts (which signs with hono/jwt) so that pages can read claims without bundling a signer.
-export const ROLES = ["field", "manager", "admin"] as const;
+
+/** Team roles act on their own team only; `operator` is deployment-wide and minted only with the secret. */
+export const TEAM_ROLES = ["field", "manager", "admin"] as const;
+export const ROLES = [...TEAM_ROLES, "operator"] as const;
+export type TeamRole = (typeof TEAM_ROLES)[number];
 export type Role = (typeof ROLES)[number];
 
-/** Claims of a fieldpulse token (HS256 JWT signed with AUTH_SECRET). */
-export const tokenClaims = z.object({
-  sub: z.string().min(1).max(128),
-  team: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, { message: "has characters outside [A-Za-z0-9._:-]" }),
-  role: z.enum(ROLES),
-  name: z.string().max(200).optional(),
-  exp: z.number().int(),
-  iat: z.number().int().optional(),
-});
+/** An operator token names no team: `team` holds this marker, which no team id can equal (see `teamId`). */
+export const ANY_TEAM = "*";
+
+/** Upper bounds on a token's lifetime (`exp - iat`), per role; the Worker may lower or raise them by env. */
+export const DEFAULT_MAX_TTL_S = { field: 30 * 86_400, manager: 12 * 3_600, admin: 12 * 3_600, operator: 12 * 3_600 } as const satisfies Record<Role, number>;
+/** A ticket is good for one socket open within this long. */
+export const TICKET_TTL_S = 60;
+export const TICKET_AUDIENCE = "live";
+
+// Identifiers end up in logs, headers (encoded), Redis keys and the map: nothing invisible or line-breaking.
+// \p{C}: control, format (bidi overrides, zero-width), private use, unassigned; \p{Z}: every kind of space.
+const NO_CONTROL = /^[^\p{C}\p{Zl}\p{Zp}]*$/u;
+const NO_SPACE_OR_CONTROL = /^[^\p{C}\p{Z}]*$/u;
+
+export const teamId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, { message: "has characters outside [A-Za-z0-9._:-]" });
+export const userId = z.string().min(1).max(128).regex(NO_SPACE_OR_CONTROL, { message: "has spaces or control characters" });
+export const displayName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(NO_CONTROL, { message: "has control characters" })
+  .refine((s) => s.trim() === s, { message: "has leading or trailing spaces" });
+export const tokenId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: "must be 8 to 64 characters of [A-Za-z0-9_-]" });
+const epochSeconds = z.number().int().positive();
+
+const lifetime = { iat: epochSeconds, exp: epochSeconds, jti: tokenId };
+const teamOf = (role: Role, team: string) => (role === "operator" ? team === ANY_TEAM : teamId.safeParse(team).success);
+
+/** Claims of a fieldpulse token (HS256 JWT signed with AUTH_SECRET). A ticket (aud "live") is not one. */
+export const tokenClaims = z
+  .object({
+    sub: userId,
+    team: z.string(),
+    role: z.enum(ROLES),
+    name: displayName.optional(),
+    // Tickets carry an audience; a token must not, so a ticket can never pass for one.
+    aud: z.never({ message: "a token has no audience" }).optional(),
+    ...lifetime,
+  })
+  .refine((c) => teamOf(c.role, c.team), { message: `must be a team id (or "${ANY_TEAM}" for an operator, only)`, path: ["team"] })
+  .refine((c) => c.exp > c.iat, { message: "must be after iat", path: ["exp"] });
 export type TokenClaims = z.infer<typeof tokenClaims>;
 
+/** Claims of a live-map ticket: one socket open, within a minute, and nothing else. */
+export const ticketClaims = z
+  .object({
+    aud: z.literal(TICKET_AUDIENCE),
+    sub: userId,
+    team: teamId,
+    role: z.enum(["manager", "admin"]),
+    name: displayName.optional(),
+    /** The jti of the token the ticket was taken with: revoking that token covers its tickets. */
+    tok: tokenId,
+    ...lifetime,
+  })
+  .refine((c) => c.exp > c.iat && c.exp - c.iat <= TICKET_TTL_S, { message: `must be after iat, by at most ${TICKET_TTL_S} s`, path: ["exp"] });
+export type TicketClaims = z.infer<typeof ticketClaims>;
 
 export type ReadClaims =
   | { ok: true; claims: TokenClaims }

@@ -1,39 +1,73 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { ROLES, signToken } from "../protocol/auth.ts";
+import { displayName, signToken, teamId, TEAM_ROLES, tokenId, userId } from "../protocol/auth.ts";
 import { toIssues } from "../protocol/events.ts";
-import { requireRole, type AuthVars } from "./auth.ts";
+import { hubAccess, isUnwired, maxTtl, requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { jsonBody, readJson } from "./ingest.ts";
 import { withDb } from "../db/client.ts";
 
 export const admin = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
+// An operator is never minted here: only with the secret (`npm run token`).
 const mintRequest = z.object({
-  team: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/),
-  user: z.string().min(1).max(128),
-  role: z.enum(ROLES),
-  name: z.string().max(200).optional(),
-  ttlSeconds: z.number().int().positive().max(90 * 24 * 3600).optional(),
-});
-
-/** Admins mint tokens for canvassers and managers (shared as a link or QR code). */
-admin.post("/v1/admin/tokens", requireRole("admin"), ...jsonBody, async (c) => {
-  const req = mintRequest.safeParse(await readJson(c.req.raw));
-  if (!req.success) throw new ApiError(400, "invalid_request", "the token request is not valid", toIssues(req.error));
-  const { team, user, role, name, ttlSeconds } = req.data;
-  const token = await signToken({ team, sub: user, role, ...(name ? { name } : {}), ...(ttlSeconds ? { ttlSeconds } : {}) }, c.env.AUTH_SECRET);
-  return c.json({ token }, 201);
+  team: teamId,
+  user: userId,
+  role: z.enum(TEAM_ROLES),
+  name: displayName.optional(),
+  ttlSeconds: z.number().int().positive().optional(),
 });
 
 /**
- * Re-queue one lead for the dialer (e.g. a dead one, once the dialer is fixed). The lead's team comes
- * from Postgres, or from `?team=` for a lead still waiting in its team's buffer.
+ * Admins mint tokens for their own team's canvassers and managers (shared as a link or QR code);
+ * operators for any team. The lifetime is at most the role's maximum: longer is a 400, not a quiet cut.
  */
-admin.post("/v1/admin/leads/:id/redeliver", requireRole("admin"), async (c) => {
+admin.post("/v1/admin/tokens", requireRole("admin", "operator"), ...jsonBody, async (c) => {
+  const req = mintRequest.safeParse(await readJson(c.req.raw));
+  if (!req.success) throw new ApiError(400, "invalid_request", "the token request is not valid", toIssues(req.error));
+  const { team, user, role, name, ttlSeconds } = req.data;
+  scopedTeam(c.get("claims"), team);
+  const limits = maxTtl(c.env);
+  if (ttlSeconds !== undefined && ttlSeconds > limits[role]) {
+    throw new ApiError(400, "invalid_request", "the token request is not valid", [{ path: "ttlSeconds", message: `a ${role} token lives at most ${limits[role]} s` }]);
+  }
+  const token = await signToken({ team, sub: user, role, ...(name ? { name } : {}), ...(ttlSeconds ? { ttlSeconds } : {}) }, c.env.AUTH_SECRET, limits);
+  return c.json({ token }, 201);
+});
+
+const revokeRequest = z.union([
+  z.strictObject({ team: teamId.optional(), jti: tokenId }),
+  z.strictObject({ team: teamId.optional(), user: userId }),
+]);
+
+/**
+ * Revoke one token (`{ jti }`) or everything issued to a user until now (`{ user }`), in the admin's own
+ * team (an operator names `team`). Refused on every route from then on; open sockets close within 60 s.
+ */
+admin.post("/v1/admin/tokens/revoke", requireRole("admin", "operator"), ...jsonBody, async (c) => {
+  const req = revokeRequest.safeParse(await readJson(c.req.raw));
+  if (!req.success) throw new ApiError(400, "invalid_request", "send { \"jti\": … } or { \"user\": … } (and \"team\" as an operator)", toIssues(req.error));
+  const team = scopedTeam(c.get("claims"), req.data.team);
+  if (!team) throw new ApiError(400, "invalid_request", "an operator names the team", [{ path: "team", message: "required for an operator" }]);
+  const what = "jti" in req.data ? { jti: req.data.jti } : { user: req.data.user };
+  try {
+    const done = await hubAccess(c.env, team).revoke(what);
+    return c.json({ team, ...what, revokedAt: done.at }, 200);
+  } catch (err) {
+    // TODO(lead): drop once TeamHub.revoke exists.
+    if (isUnwired(err)) throw new ApiError(503, "unavailable", "revocation is not available yet");
+    throw err;
+  }
+});
+
+/**
+ * Re-queue one lead for the dialer (e.g. a dead one, once the dialer is fixed). An admin acts on its own
+ * team's outbox; an operator names `?team=`, or the lead's team comes from Postgres.
+ */
+admin.post("/v1/admin/leads/:id/redeliver", requireRole("admin", "operator"), async (c) => {
   const id = c.req.param("id");
   if (!z.uuid().safeParse(id).success) throw new ApiError(400, "invalid_request", "the lead id must be a UUID", [{ path: "id", message: "must be a UUID" }]);
-  let team = c.req.query("team");
+  let team = scopedTeam(c.get("claims"), c.req.query("team"));
   if (!team) {
     const rows = await withDb(c.env, ({ client }) => client.query<{ team_id: string }>("SELECT team_id FROM leads WHERE id = $1", [id]));
     team = rows.rows[0]?.team_id;

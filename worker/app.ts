@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
 import { errorBody } from "../protocol/errors.ts";
 import { errorMessage, log } from "../durable-objects/log.ts";
 import { admin } from "./admin.ts";
@@ -14,6 +15,21 @@ import { metrics } from "./metrics.ts";
 
 export const app = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
+/** What the Worker answers itself; everything else is a static asset (headers from the assets' `_headers`). */
+const isApiPath = (path: string) => path.startsWith("/v1/") || path === "/healthz" || path === "/metrics";
+
+// API answers are data, never a page: nothing may frame, sniff or cache them (issue 11).
+const apiSecurity = secureHeaders({
+  contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+});
+app.use("*", async (c, next) => {
+  if (!isApiPath(c.req.path)) return next();
+  await apiSecurity(c, next);
+  if (c.res.status !== 101) c.header("Cache-Control", "no-store");
+});
+
 app.route("/", health);
 app.route("/", ingest);
 app.route("/", live);
@@ -24,7 +40,7 @@ app.route("/", bench);
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;
-  if (path.startsWith("/v1/") || path === "/metrics") {
+  if (isApiPath(path)) {
     return c.json(errorBody("not_found", `no route ${c.req.method} ${path}`), 404);
   }
   return c.env.ASSETS.fetch(c.req.raw);

@@ -1,6 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { verify } from "hono/jwt";
-import { tokenClaims, type Role, type TokenClaims } from "../protocol/auth.ts";
+import { z } from "zod";
+import { DEFAULT_MAX_TTL_S, ticketClaims, tokenClaims, type MaxTtl, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
+import { log } from "../durable-objects/log.ts";
 import { ApiError } from "./errors.ts";
 
 export type AuthVars = { claims: TokenClaims };
@@ -17,30 +19,121 @@ export function tokenFrom(req: Request): string | undefined {
   return undefined;
 }
 
-export async function verifyToken(token: string, secret: string): Promise<TokenClaims> {
-  let payload: unknown;
+// Optional vars (not in wrangler.toml unless a deployment wants other limits): read here, with their defaults.
+const ttlVar = z.coerce.number().int().positive().optional().catch(undefined);
+const limitVars = z.object({ TOKEN_MAX_TTL_FIELD_S: ttlVar, TOKEN_MAX_TTL_S: ttlVar });
+
+/** The longest lifetime (exp - iat) a token of each role may have: field 30 days, others 12 h by default. */
+export function maxTtl(env: Env): MaxTtl {
+  const vars = limitVars.safeParse(env);
+  const field = (vars.success && vars.data.TOKEN_MAX_TTL_FIELD_S) || DEFAULT_MAX_TTL_S.field;
+  const others = (vars.success && vars.data.TOKEN_MAX_TTL_S) || DEFAULT_MAX_TTL_S.manager;
+  return { field, manager: others, admin: others, operator: others };
+}
+
+async function verifiedPayload(raw: string, secret: string): Promise<unknown> {
   try {
-    payload = await verify(token, secret, "HS256");
+    return await verify(raw, secret, "HS256");
   } catch (err) {
     const expired = err instanceof Error && err.name === "JwtTokenExpired";
     throw new ApiError(401, expired ? "token_expired" : "invalid_token", expired ? "the token has expired" : "the token is not valid");
   }
+}
+
+const hasAudience = (payload: unknown) => typeof payload === "object" && payload !== null && "aud" in payload;
+
+/** A bearer token: signed, not a ticket, claims valid (identifiers included), lifetime within its role's maximum. */
+export async function verifyToken(raw: string, env: Env): Promise<TokenClaims> {
+  const payload = await verifiedPayload(raw, env.AUTH_SECRET);
+  if (hasAudience(payload)) {
+    throw new ApiError(401, "ticket_not_accepted", "a live-map ticket is accepted only by GET /v1/live?ticket=; send a token");
+  }
   const claims = tokenClaims.safeParse(payload);
   if (!claims.success) throw new ApiError(401, "invalid_token", "the token's claims are not valid");
+  const max = maxTtl(env)[claims.data.role];
+  if (claims.data.exp - claims.data.iat > max) {
+    throw new ApiError(401, "invalid_token", `the token lives longer than a ${claims.data.role} token may (${max} s)`);
+  }
   return claims.data;
 }
 
-/** Authenticate, then allow only the given roles (admin may do anything a manager may). */
+/** A live-map ticket, and nothing else: a token in `?ticket=` is refused (query strings end up in logs). */
+export async function verifyTicket(raw: string, env: Env): Promise<TicketClaims> {
+  const payload = await verifiedPayload(raw, env.AUTH_SECRET);
+  const claims = ticketClaims.safeParse(payload);
+  if (!claims.success) {
+    throw new ApiError(401, "invalid_ticket", "?ticket= takes a ticket from POST /v1/live/ticket (a token goes in Sec-WebSocket-Protocol)");
+  }
+  return claims.data;
+}
+
+/**
+ * What the Worker asks a team's TeamHub about access. Revocations live in the hub of the token's team
+ * (durable-objects/access.ts), which sees every ingest and every socket of that team.
+ */
+export interface HubAccess {
+  /** False when the token is revoked (by its jti, or its user's tokens issued up to a revocation). */
+  authorize(token: { sub: string; jti: string; iat: number }): Promise<boolean>;
+  /** Revoke one token, or every token issued to `user` until now. */
+  revoke(what: { jti: string } | { user: string }): Promise<{ kind: "jti" | "user"; at: number }>;
+}
+
+/** The one place the Worker reaches a hub's access methods. */
+export function hubAccess(env: Env, team: string): HubAccess {
+  // TODO(lead): TeamHub gains authorize() and revoke() in the team-hub.ts rewrite; then return the stub as is.
+  return env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)) as unknown as HubAccess;
+}
+
+/** RPC to a method the hub does not implement yet (see hubAccess). */
+export function isUnwired(err: unknown): boolean {
+  return err instanceof Error && /does not implement|not a function|is not a method/i.test(err.message);
+}
+
+let warnedUnwired = false;
+
+/** Refuse a revoked token with 401 (one RPC to the team's hub, which answers from memory). */
+export async function assertNotRevoked(env: Env, team: string, token: { sub: string; jti: string; iat: number }): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await hubAccess(env, team).authorize(token);
+  } catch (err) {
+    // TODO(lead): remove once TeamHub.authorize exists. Until then every manager route would answer 500.
+    if (!isUnwired(err)) throw err;
+    if (!warnedUnwired) log({ event: "auth_revocation_unwired", team });
+    warnedUnwired = true;
+    return;
+  }
+  if (!ok) throw new ApiError(401, "token_revoked", "the token has been revoked; ask your admin for a new one");
+}
+
+/**
+ * Authenticate a bearer token and allow only the given roles. Team roles act on their own team; a
+ * manager's or admin's token is also checked against its team's revocations here. A field token is
+ * checked by the hub inside ingest (no extra call per event batch).
+ */
 export function requireRole(...roles: Role[]) {
   return createMiddleware<{ Bindings: Env; Variables: AuthVars }>(async (c, next) => {
     if (!c.env.AUTH_SECRET) throw new Error("AUTH_SECRET is not configured");
     const token = tokenFrom(c.req.raw);
     if (!token) throw new ApiError(401, "missing_token", "send Authorization: Bearer <token>");
-    const claims = await verifyToken(token, c.env.AUTH_SECRET);
+    const claims = await verifyToken(token, c.env);
     if (!roles.includes(claims.role)) {
       throw new ApiError(403, "forbidden", `role '${claims.role}' may not do this; needs ${roles.join(" or ")}`);
     }
+    if (claims.role === "manager" || claims.role === "admin") await assertNotRevoked(c.env, claims.team, claims);
     c.set("claims", claims);
     await next();
   });
+}
+
+/**
+ * The team a request acts on: a team role's own team (naming another is 403), or for an operator the
+ * team it names (`undefined` when it names none: "every team", where the route allows it).
+ */
+export function scopedTeam(claims: TokenClaims, requested: string | undefined): string | undefined {
+  if (claims.role === "operator") return requested;
+  if (requested !== undefined && requested !== claims.team) {
+    throw new ApiError(403, "forbidden", `a ${claims.role} acts on its own team (${claims.team}) only`);
+  }
+  return claims.team;
 }

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { redisFrom, redisKeys } from "../durable-objects/redis.ts";
 import { errorMessage, log } from "../durable-objects/log.ts";
 import { queueFigures, type QueueFigures } from "../protocol/metrics.ts";
-import { requireRole, type AuthVars } from "./auth.ts";
+import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 
 export const metrics = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
@@ -47,19 +47,20 @@ async function publishedFigures(env: Env): Promise<QueueFigures[]> {
   }
 }
 
-async function figuresFor(c: { env: Env; get(k: "claims"): AuthVars["claims"]; req: { query(k: string): string | undefined } }) {
-  const claims = c.get("claims");
-  const team = c.req.query("team");
-  if (claims.role !== "admin") return [await liveFigures(c.env, claims.team)];
+type FiguresContext = { env: Env; get(k: "claims"): AuthVars["claims"]; req: { query(k: string): string | undefined } };
+
+/**
+ * Team roles read their own team only (naming another is 403), fresh from its TeamHub. An operator reads
+ * the team it names, or every known team as the cron last published them.
+ */
+async function figuresFor(c: FiguresContext): Promise<QueueFigures[]> {
+  const team = scopedTeam(c.get("claims"), c.req.query("team"));
   if (team) return [await liveFigures(c.env, team)];
-  const published = await publishedFigures(c.env);
-  // The admin's own team is always fresh, even before the cron has published it.
-  const own = await liveFigures(c.env, claims.team);
-  return [own, ...published.filter((f) => f.teamId !== claims.team)].filter((f) => f.teamId !== "");
+  return (await publishedFigures(c.env)).filter((f) => f.teamId !== "");
 }
 
-/** Managers: their own team, fresh from its TeamHub. Admins: any `?team=`, or every known team. */
-metrics.get("/v1/metrics", requireRole("manager", "admin"), async (c) => {
+/** Managers and admins: their own team. Operators: any `?team=`, or every known team. */
+metrics.get("/v1/metrics", requireRole("manager", "admin", "operator"), async (c) => {
   return c.json({ teams: await figuresFor(c) });
 });
 
@@ -96,7 +97,8 @@ export function prometheusText(all: QueueFigures[]): string {
   return lines.join("\n") + "\n";
 }
 
-metrics.get("/metrics", requireRole("admin"), async (c) => {
+/** Prometheus text for the deployment: operators only (`?team=` narrows it to one team). */
+metrics.get("/metrics", requireRole("operator"), async (c) => {
   const all = await figuresFor(c);
   return c.text(prometheusText(all), 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
 });

@@ -2,7 +2,7 @@ import { exports } from "cloudflare:workers";
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { inject } from "vitest";
-import { signToken, type Role } from "../../protocol/auth.ts";
+import { ANY_TEAM, signToken, type Role } from "../../protocol/auth.ts";
 
 export const BASE = "http://fieldpulse.test";
 
@@ -10,8 +10,9 @@ export function newTeam(): string {
   return `team-${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** A token of `team` (an operator's names no team: `team` is ignored for it). */
 export function tokenFor(team: string, role: Role = "field", user = `user-${crypto.randomUUID().slice(0, 8)}`, ttlSeconds?: number) {
-  return signToken({ team, sub: user, role, ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) }, env.AUTH_SECRET);
+  return signToken({ team: role === "operator" ? ANY_TEAM : team, sub: user, role, ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) }, env.AUTH_SECRET);
 }
 
 export function call(path: string, init: RequestInit & { token?: string } = {}): Promise<Response> {
