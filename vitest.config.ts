@@ -36,6 +36,11 @@ export default defineConfig({
         ...workerBindings(plan, plan.faultProxyPort),
         UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${plan.deadPort}`,
       }),
+      // A Redis that takes requests and never answers (the control server's /hang/): nothing may wait on it.
+      workerTest("workers-hung", ["test/workers-hung/**/*.test.ts"], {
+        ...workerBindings(plan),
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${plan.controlPort}/hang/redis`,
+      }),
       {
         test: {
           name: "e2e",

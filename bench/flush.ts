@@ -64,9 +64,10 @@ const MAX_NAIVE = 20_000; // ~1 min at the naive path's ~350 rows/s
 const DEADLINE_MS = 15 * 60_000; // every loop checks it, so a stuck or crawling run stops by itself
 const TABLE_NAME = TABLE.location;
 const COLS = COLUMNS.location;
-const NAMES = COLS.map(([name]) => `"${name}"`).join(", ");
+const NAMES = COLS.map((c) => `"${c.name}"`).join(", ");
 // The naive path and COPY send timestamps as ISO text, as a plain client would.
-const rowValues = (b: BufferedEvent) => COLS.map(([, type, value]) => (type === "epoch" ? new Date(value(b) as number).toISOString() : value(b)));
+const isTimestamp = (c: (typeof COLS)[number]) => c.wire.select("x") !== "x" && c.wire.param === "float8";
+const rowValues = (b: BufferedEvent) => COLS.map((c) => (isTimestamp(c) ? new Date(c.value(b) as number).toISOString() : c.value(b)));
 
 /** Seed load: 200 canvassers walking around Austin, a fix every 5 s, each validated like ingest does. */
 export function makeLocationEvents(n: number, devices = 200): BufferedEvent[] {
@@ -174,7 +175,7 @@ export async function runFlushBench(options: FlushBenchOptions = {}): Promise<Fl
 
     // 1. naive: the seed story's one INSERT per event, autocommit (one connection, reused: its best case).
     await reset();
-    const naiveSql = `INSERT INTO "${TABLE_NAME}" (${NAMES}) VALUES (${COLS.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT ("id") DO NOTHING`;
+    const naiveSql = `INSERT INTO "${TABLE_NAME}" (${NAMES}) VALUES (${COLS.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT ("team_id", "id") DO NOTHING`;
     let t0 = performance.now();
     await withDb(env, async ({ client }) => {
       for (let i = 0; i < naiveEvents; i++) {
@@ -191,8 +192,7 @@ export async function runFlushBench(options: FlushBenchOptions = {}): Promise<Fl
       const start = performance.now();
       flushStatements = 0;
       for (let i = 0; i < events; i += batch) {
-        const pending = rows.slice(i, i + batch).map((r, j) => ({ seq: i + j, userId: r.userId, receivedAt: r.receivedAt, event: r.event }));
-        flushStatements += (await writeBatch(env, "team-bench", pending)).statements;
+        flushStatements += (await writeBatch(env, "team-bench", rows.slice(i, i + batch))).statements;
         progress(label, Math.min(i + batch, events), events, start);
       }
       return performance.now() - start;
@@ -201,7 +201,7 @@ export async function runFlushBench(options: FlushBenchOptions = {}): Promise<Fl
     const flush = result(`flush (unnest×${batch})`, "Neon driver → ws proxy", events, await flushAll("flush"), flushStatements);
     await verify("flush", events);
 
-    // The same events again: ON CONFLICT (id) DO NOTHING must make the re-send (a crash between COMMIT and DELETE) a no-op.
+    // The same events again: ON CONFLICT (team_id, id) DO NOTHING must make the re-send (a crash between COMMIT and DELETE) a no-op.
     const resendMs = await flushAll("flush re-send");
     const resend = { ...result("flush re-send (no-op)", "Neon driver → ws proxy", events, resendMs, flushStatements), rowsAfter: await verify("flush re-send", events) };
 

@@ -1,26 +1,29 @@
 import {
-  doublePrecision, index, jsonb, pgTable, real, smallint, text, timestamp, uuid,
+  doublePrecision, index, jsonb, pgTable, primaryKey, smallint, text, timestamp, uuid,
 } from "drizzle-orm/pg-core";
 
-// Every table: the client's event id is the primary key, so a replayed event is a no-op (ON CONFLICT DO NOTHING).
+// Every event table is keyed by (team_id, id): the client's event id makes a replayed event a no-op
+// (ON CONFLICT DO NOTHING), and two teams can never collide on one id.
 const common = {
-  id: uuid("id").primaryKey(),
+  id: uuid("id").notNull(),
   teamId: text("team_id").notNull(),
   userId: text("user_id").notNull(),
   at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
   receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull(),
 };
 
+// Measurements are double precision: float4 refuses values JSON happily carries (1e-50 underflows `real`).
 export const locations = pgTable("locations", {
   ...common,
   lat: doublePrecision("lat").notNull(),
   lng: doublePrecision("lng").notNull(),
-  accuracy: real("accuracy"),
-  speed: real("speed"),
-  heading: real("heading"),
-  altitude: real("altitude"),
-  battery: real("battery"),
+  accuracy: doublePrecision("accuracy"),
+  speed: doublePrecision("speed"),
+  heading: doublePrecision("heading"),
+  altitude: doublePrecision("altitude"),
+  battery: doublePrecision("battery"),
 }, (t) => [
+  primaryKey({ columns: [t.teamId, t.id], name: "locations_pkey" }),
   index("locations_team_user_at").on(t.teamId, t.userId, t.at),
   // BRIN: a few pages for the whole table (rows arrive in receive order); retention deletes by it.
   index("locations_received_brin").using("brin", t.receivedAt),
@@ -28,14 +31,17 @@ export const locations = pgTable("locations", {
 
 export const knocks = pgTable("knocks", {
   ...common,
-  lat: doublePrecision("lat").notNull(),
-  lng: doublePrecision("lng").notNull(),
+  // Null when the canvasser knocked by address alone (no fix yet, location blocked).
+  lat: doublePrecision("lat"),
+  lng: doublePrecision("lng"),
+  accuracy: doublePrecision("accuracy"),
+  positionSource: text("position_source"),
   outcome: text("outcome").notNull(),
   address: text("address"),
   notes: text("notes"),
 }, (t) => [
+  primaryKey({ columns: [t.teamId, t.id], name: "knocks_pkey" }),
   index("knocks_team_user_at").on(t.teamId, t.userId, t.at),
-  // BRIN: a few pages for the whole table (rows arrive in receive order); retention deletes by it.
   index("knocks_received_brin").using("brin", t.receivedAt),
 ]);
 
@@ -46,8 +52,8 @@ export const activities = pgTable("activities", {
   contactId: text("contact_id"),
   meta: jsonb("meta"),
 }, (t) => [
+  primaryKey({ columns: [t.teamId, t.id], name: "activities_pkey" }),
   index("activities_team_user_at").on(t.teamId, t.userId, t.at),
-  // BRIN: a few pages for the whole table (rows arrive in receive order); retention deletes by it.
   index("activities_received_brin").using("brin", t.receivedAt),
 ]);
 
@@ -65,8 +71,25 @@ export const leads = pgTable("leads", {
   dialerAttempts: smallint("dialer_attempts").notNull().default(0),
   dialerDeliveredAt: timestamp("dialer_delivered_at", { withTimezone: true, mode: "date" }),
 }, (t) => [
+  primaryKey({ columns: [t.teamId, t.id], name: "leads_pkey" }),
   index("leads_team_user_at").on(t.teamId, t.userId, t.at),
   index("leads_team_received").on(t.teamId, t.receivedAt.desc()),
 ]);
+
+/**
+ * The flush's dead-letter table: events Postgres refused for their content (SQLSTATE class 22/23),
+ * isolated by bisecting their batch. `body` is the event as JSON text (escaped, so even a NUL fits).
+ */
+export const rejectedEvents = pgTable("rejected_events", {
+  teamId: text("team_id").notNull(),
+  id: uuid("id").notNull(),
+  kind: text("kind").notNull(),
+  userId: text("user_id").notNull(),
+  receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull(),
+  rejectedAt: timestamp("rejected_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  sqlstate: text("sqlstate"),
+  error: text("error").notNull(),
+  body: text("body").notNull(),
+}, (t) => [primaryKey({ columns: [t.teamId, t.id], name: "rejected_events_pkey" })]);
 
 export const tables = { location: locations, knock: knocks, activity: activities, lead: leads } as const;

@@ -1,144 +1,131 @@
 import { EVENT_KINDS, ingestEvent, type EventKind, type IngestEvent } from "../protocol/events.ts";
-import type { PendingByKind } from "./flush-policy.ts";
+import type { MeteredSql } from "./storage.ts";
 
-export const BUFFER_SCHEMA = `
-CREATE TABLE IF NOT EXISTS pending (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  kind TEXT NOT NULL,
-  user_id TEXT NOT NULL,
-  at INTEGER NOT NULL,
-  received_at INTEGER NOT NULL,
-  body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS pending_kind_seq ON pending (kind, seq);
-`;
-
-export interface PendingRow {
+/** What the flush policy and the figures need of one buffered request, kept in memory. */
+export interface BatchInfo {
   seq: number;
   userId: string;
   receivedAt: number;
-  event: IngestEvent;
+  /** The earliest received_at + max age over the batch's kinds. */
+  dueAt: number;
+  events: number;
+  byKind: Partial<Record<EventKind, number>>;
 }
 
-export interface Batch {
-  rows: PendingRow[];
-  /** Every row with seq ≤ maxSeq is in this batch (seq only grows: AUTOINCREMENT). */
-  maxSeq: number;
-  /** Leads past maxSeq taken ahead of their turn; every lead with seq ≤ maxLeadSeq is in the batch. */
-  maxLeadSeq: number;
+export interface TakenBatch extends BatchInfo {
+  body: IngestEvent[];
+}
+
+/** The buffer as the flush policy sees it. */
+export interface BufferStats {
+  events: number;
+  batches: number;
+  /** The earliest due time over every batch, or null when empty. */
+  dueAt: number | null;
+  oldestReceivedAt: number | null;
+  byKind: Partial<Record<EventKind, number>>;
+}
+
+function countKinds(events: readonly { type: EventKind }[]): Partial<Record<EventKind, number>> {
+  const out: Partial<Record<EventKind, number>> = {};
+  for (const e of events) out[e.type] = (out[e.type] ?? 0) + 1;
+  return out;
 }
 
 /**
- * The TeamHub's write buffer over its SQLite storage. Row counts and oldest ages per kind are kept in
- * memory (rebuilt from the table when the object starts), so ingest never scans the table.
+ * The TeamHub's write buffer: ONE SQLite row per accepted request, its events as one JSON body — so a
+ * 20-event request costs one row written, and its flush one row deleted. What the flush policy needs
+ * (counts, due times) lives in memory, rebuilt from the table when the object starts.
  */
-export class PendingBuffer {
-  private readonly byKind = new Map<EventKind, { rows: number; oldestReceivedAt: number }>();
+export class BatchBuffer {
+  private readonly batches: BatchInfo[] = [];
+  private eventCount = 0;
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(BUFFER_SCHEMA);
-    for (const kind of EVENT_KINDS) this.refreshKind(kind);
+  constructor(
+    private readonly sql: MeteredSql,
+    /** Every buffered event, once, when the object starts: the id set and the live picture rebuild from them. */
+    onLoad: (events: IngestEvent[], userId: string, receivedAt: number) => void,
+  ) {
+    for (const row of sql.all<{ seq: number; user_id: string; received_at: number; due_at: number; body: string }>(
+      "SELECT seq, user_id, received_at, due_at, body FROM batches ORDER BY seq",
+    )) {
+      const body = parseBody(row.body);
+      this.track({ seq: row.seq, userId: row.user_id, receivedAt: row.received_at, dueAt: row.due_at, events: body.length, byKind: countKinds(body) });
+      onLoad(body, row.user_id, row.received_at);
+    }
   }
 
   get depth(): number {
-    let total = 0;
-    for (const v of this.byKind.values()) total += v.rows;
-    return total;
+    return this.eventCount;
   }
 
-  rowsOf(kind: EventKind): number {
-    return this.byKind.get(kind)?.rows ?? 0;
-  }
-
-  stats(): PendingByKind {
-    const out: PendingByKind = {};
-    for (const [kind, v] of this.byKind) if (v.rows > 0) out[kind] = { ...v };
-    return out;
-  }
-
-  /**
-   * Append a batch with one statement (DO SQLite caps bound parameters at 100: the batch travels as one
-   * JSON parameter). Ids already buffered are ignored and counted as duplicates.
-   */
-  append(events: readonly IngestEvent[], userId: string, receivedAt: number): { accepted: Set<string>; duplicates: number } {
-    if (events.length === 0) return { accepted: new Set(), duplicates: 0 };
-    const inserted = this.sql
-      .exec<{ id: string; kind: string }>(
-        `INSERT OR IGNORE INTO pending (id, kind, user_id, at, received_at, body)
-         SELECT json_extract(value, '$.id'), json_extract(value, '$.type'), ?, json_extract(value, '$.at'), ?, value
-         FROM json_each(?) RETURNING id, kind`,
-        userId,
-        receivedAt,
-        JSON.stringify(events),
-      )
-      .toArray();
-    for (const { kind } of inserted) {
-      const k = kind as EventKind;
-      const current = this.byKind.get(k);
-      if (!current || current.rows === 0) this.byKind.set(k, { rows: 1, oldestReceivedAt: receivedAt });
-      else current.rows += 1;
+  stats(): BufferStats {
+    let dueAt: number | null = null;
+    const byKind: Partial<Record<EventKind, number>> = {};
+    for (const b of this.batches) {
+      if (dueAt === null || b.dueAt < dueAt) dueAt = b.dueAt;
+      for (const k of EVENT_KINDS) if (b.byKind[k]) byKind[k] = (byKind[k] ?? 0) + b.byKind[k]!;
     }
-    return { accepted: new Set(inserted.map((r) => r.id)), duplicates: events.length - inserted.length };
+    return { events: this.eventCount, batches: this.batches.length, dueAt, oldestReceivedAt: this.batches[0]?.receivedAt ?? null, byKind };
   }
 
-  /** The oldest `limit` rows by seq, plus any leads beyond them (leads jump the queue). */
-  take(limit: number): Batch {
-    const oldest = this.sql
-      .exec<RawRow>("SELECT seq, user_id, received_at, body FROM pending ORDER BY seq LIMIT ?", limit)
-      .toArray();
-    const maxSeq = oldest.at(-1)?.seq ?? 0;
-    const leads = this.rowsOf("lead") > 0
-      ? this.sql
-          .exec<RawRow>(
-            "SELECT seq, user_id, received_at, body FROM pending WHERE kind = 'lead' AND seq > ? ORDER BY seq LIMIT ?",
-            maxSeq,
-            limit,
-          )
-          .toArray()
-      : [];
-    return {
-      rows: [...leads, ...oldest].map(toPendingRow),
-      maxSeq,
-      maxLeadSeq: Math.max(maxSeq, leads.at(-1)?.seq ?? 0),
-    };
+  /** One accepted request's buffered events: one row written. Returns its due time. */
+  append(events: readonly IngestEvent[], userId: string, receivedAt: number, dueAt: number): BatchInfo | null {
+    if (events.length === 0) return null;
+    const row = this.sql.one<{ seq: number }>(
+      "INSERT INTO batches (user_id, received_at, due_at, events, body) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+      userId, receivedAt, dueAt, events.length, JSON.stringify(events),
+    )!;
+    const info: BatchInfo = { seq: row.seq, userId, receivedAt, dueAt, events: events.length, byKind: countKinds(events) };
+    this.track(info);
+    return info;
   }
 
-  /** Forget a batch once Postgres has committed it. */
-  remove(batch: Batch): void {
-    this.sql.exec("DELETE FROM pending WHERE seq <= ?", batch.maxSeq);
-    if (batch.maxLeadSeq > batch.maxSeq) {
-      this.sql.exec("DELETE FROM pending WHERE kind = 'lead' AND seq <= ?", batch.maxLeadSeq);
+  /** The oldest whole batches holding up to `limit` events (at least one batch, however large). */
+  take(limit: number): TakenBatch[] {
+    let n = 0;
+    let last = -1;
+    for (let i = 0; i < this.batches.length; i++) {
+      if (i > 0 && n + this.batches[i]!.events > limit) break;
+      n += this.batches[i]!.events;
+      last = i;
     }
-    const kinds = new Set(batch.rows.map((r) => r.event.type));
-    for (const kind of kinds) this.refreshKind(kind);
+    if (last < 0) return [];
+    const infos = this.batches.slice(0, last + 1);
+    const bodies = this.sql.all<{ seq: number; body: string }>(
+      "SELECT seq, body FROM batches WHERE seq BETWEEN ? AND ? ORDER BY seq",
+      infos[0]!.seq, infos.at(-1)!.seq,
+    );
+    const bySeq = new Map(bodies.map((b) => [b.seq, b.body]));
+    return infos.map((info) => ({ ...info, body: parseBody(bySeq.get(info.seq) ?? "[]") }));
   }
 
-  /** Forget buffered leads that Postgres took directly. */
-  removeLeads(ids: readonly string[]): void {
-    if (ids.length === 0) return;
-    this.sql.exec("DELETE FROM pending WHERE kind = 'lead' AND id IN (SELECT value FROM json_each(?))", JSON.stringify(ids));
-    this.refreshKind("lead");
+  /** Forget batches once Postgres has committed them: one row deleted per batch. */
+  remove(taken: readonly BatchInfo[]): void {
+    if (taken.length === 0) return;
+    const seqs = new Set(taken.map((t) => t.seq));
+    this.sql.run("DELETE FROM batches WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify([...seqs]));
+    for (let i = this.batches.length - 1; i >= 0; i--) {
+      const b = this.batches[i]!;
+      if (seqs.has(b.seq)) {
+        this.batches.splice(i, 1);
+        this.eventCount -= b.events;
+      }
+    }
   }
 
-  private refreshKind(kind: EventKind): void {
-    const row = this.sql
-      .exec<{ n: number; oldest: number | null }>(
-        `SELECT COUNT(*) AS n,
-                (SELECT received_at FROM pending WHERE kind = ?1 ORDER BY seq LIMIT 1) AS oldest
-         FROM pending WHERE kind = ?1`,
-        kind,
-      )
-      .one();
-    if (row.n === 0 || row.oldest === null) this.byKind.delete(kind);
-    else this.byKind.set(kind, { rows: row.n, oldestReceivedAt: row.oldest });
+  private track(info: BatchInfo): void {
+    this.batches.push(info);
+    this.eventCount += info.events;
   }
 }
 
-type RawRow = { seq: number; user_id: string; received_at: number; body: string };
-
-function toPendingRow(r: RawRow): PendingRow {
-  // The body was validated on the way in; parsing it again guards against a schema change between deploys.
-  const event = ingestEvent.parse(JSON.parse(r.body));
-  return { seq: r.seq, userId: r.user_id, receivedAt: r.received_at, event };
+function parseBody(raw: string): IngestEvent[] {
+  // Validated on the way in; parsing again guards against a schema change between deploys. An event an
+  // older deploy accepted and this one would refuse is still flushed as it was accepted.
+  const items = JSON.parse(raw) as unknown[];
+  return items.map((item) => {
+    const parsed = ingestEvent.safeParse(item);
+    return parsed.success ? parsed.data : (item as IngestEvent);
+  });
 }

@@ -13,7 +13,6 @@ const tunables = z.object({
   FLUSH_MAX_BACKOFF_S: seconds(60),
   BUFFER_HIGH_WATER: count(200_000),
   LIVE_TICK_MS: count(150),
-  RATE_LIMIT_PER_MIN: count(120),
   RETENTION_DAYS: count(90),
   LEAD_WRITE_TIMEOUT_MS: count(2_000),
 });

@@ -1,6 +1,10 @@
 import { z } from "zod";
+import type { MetaStore } from "./storage.ts";
 
-/** What a TeamHub remembers about its pipeline across evictions (one JSON row in `state`). */
+/**
+ * What a TeamHub remembers about its pipeline across evictions. Kept in memory and written to `meta` with
+ * each flush (one row), never per request: a crash loses at most the counts since the last flush.
+ */
 const countersSchema = z.object({
   teamId: z.string().nullable().default(null),
   lastFlushAt: z.number().nullable().default(null),
@@ -11,32 +15,26 @@ const countersSchema = z.object({
   acceptedTotal: z.number().default(0),
   duplicatesTotal: z.number().default(0),
   refusedTotal: z.number().default(0),
+  quarantinedTotal: z.number().default(0),
+  lastQuarantineAt: z.number().nullable().default(null),
   consecutiveFailures: z.number().default(0),
+  /** A short error class for people ("database unreachable"); the raw text goes to logs only. */
   lastError: z.string().nullable().default(null),
   lastErrorAt: z.number().nullable().default(null),
   retryAt: z.number().nullable().default(null),
   drainRowsPerS: z.number().nullable().default(null),
+  /** The object's own bill: SQLite rows written and read, alarms set (each a billed row write). */
+  storageRowsWritten: z.number().default(0),
+  storageRowsRead: z.number().default(0),
+  alarmsSet: z.number().default(0),
 });
 export type Counters = z.infer<typeof countersSchema>;
 
-const STATE_SCHEMA = "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+export function loadCounters(meta: MetaStore): Counters {
+  const parsed = countersSchema.safeParse(meta.read("counters") ?? {});
+  return parsed.success ? parsed.data : countersSchema.parse({});
+}
 
-export class CounterStore {
-  readonly value: Counters;
-
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(STATE_SCHEMA);
-    const row = sql.exec<{ value: string }>("SELECT value FROM state WHERE key = 'counters'").toArray()[0];
-    const parsed = countersSchema.safeParse(row ? JSON.parse(row.value) : {});
-    this.value = parsed.success ? parsed.data : countersSchema.parse({});
-  }
-
-  /** Mutate and persist in one go (call inside the same storage transaction as the change it counts). */
-  update(change: (c: Counters) => void): void {
-    change(this.value);
-    this.sql.exec(
-      "INSERT INTO state (key, value) VALUES ('counters', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      JSON.stringify(this.value),
-    );
-  }
+export function saveCounters(meta: MetaStore, counters: Counters): void {
+  meta.write("counters", counters);
 }

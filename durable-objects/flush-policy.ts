@@ -1,13 +1,17 @@
 import type { EventKind } from "../protocol/events.ts";
 import type { Tunables } from "./config.ts";
 
-/** What the buffer holds right now: rows and the oldest receive time (epoch ms) per kind. */
-export type PendingByKind = Partial<Record<EventKind, { rows: number; oldestReceivedAt: number }>>;
-
-export function totalRows(pending: PendingByKind): number {
-  let total = 0;
-  for (const k in pending) total += pending[k as EventKind]?.rows ?? 0;
-  return total;
+/**
+ * When a batch must reach Postgres: its receive time plus the shortest max age over its kinds
+ * (a batch holding a knock is due within KNOCK_MAX_AGE_S, however many fixes ride with it).
+ */
+export function batchDueAt(kinds: Iterable<EventKind>, receivedAt: number, t: Tunables): number {
+  let age: number | null = null;
+  for (const k of kinds) {
+    const a = maxAgeMs(k, t);
+    if (age === null || a < age) age = a;
+  }
+  return receivedAt + (age ?? 0);
 }
 
 export function maxAgeMs(kind: EventKind, t: Tunables): number {
@@ -15,26 +19,19 @@ export function maxAgeMs(kind: EventKind, t: Tunables): number {
     case "location": return t.LOCATION_MAX_AGE_S * 1000;
     case "knock": return t.KNOCK_MAX_AGE_S * 1000;
     case "activity": return t.ACTIVITY_MAX_AGE_S * 1000;
-    // Leads reach the buffer only when Postgres refused them: retry them at once.
+    // Leads wait in the outbox only when Postgres did not take them at once: retry them at once.
     case "lead": return 0;
   }
 }
 
 /**
- * When the buffer must next be flushed (epoch ms), or null when it is empty.
- * Now when the threshold is reached; otherwise the earliest per-kind deadline.
+ * When the buffer must next be flushed (epoch ms), or null when it is empty: now when the threshold is
+ * reached (or the buffer nears its high-water mark), otherwise the earliest batch's due time.
  */
-export function flushDueAt(pending: PendingByKind, t: Tunables, now: number): number | null {
-  if (totalRows(pending) >= t.FLUSH_THRESHOLD_ROWS) return now;
-  let due: number | null = null;
-  for (const k in pending) {
-    const kind = k as EventKind;
-    const p = pending[kind];
-    if (!p || p.rows === 0) continue;
-    const deadline = p.oldestReceivedAt + maxAgeMs(kind, t);
-    if (due === null || deadline < due) due = deadline;
-  }
-  return due;
+export function flushDueAt(pending: { events: number; dueAt: number | null }, t: Tunables, now: number): number | null {
+  if (pending.dueAt === null) return null;
+  if (pending.events >= Math.min(t.FLUSH_THRESHOLD_ROWS, t.BUFFER_HIGH_WATER)) return now;
+  return pending.dueAt;
 }
 
 /**

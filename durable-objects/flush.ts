@@ -1,73 +1,128 @@
-import type { BufferedEvent, DialerStatusRow } from "../db/bulk.ts";
-import { bulkInsert, bulkInsertKinds, dialerStatusUpdate } from "../db/bulk.ts";
+import type { BufferedEvent, DialerStatusRow, RejectedRow } from "../db/bulk.ts";
+import { bulkInsert, bulkInsertKinds, dialerStatusUpdate, rejectedInsert } from "../db/bulk.ts";
 import { withDb, type DbEnv } from "../db/client.ts";
 import type { EventKind, LeadEvent } from "../protocol/events.ts";
-import type { PendingRow } from "./buffer.ts";
+import { isDataError, sqlstateOf } from "./db-errors.ts";
+import { errorMessage } from "./log.ts";
 
 // Leads first in the statement: the order the rows are written in when a batch mixes kinds.
 const WRITE_ORDER: readonly EventKind[] = ["lead", "knock", "activity", "location"];
 
 export interface WriteReport {
-  rows: number;
+  /** Events Postgres now holds (or already held). */
+  written: BufferedEvent[];
+  /** Events Postgres refused for their content, now in `rejected_events`. */
+  rejected: RejectedRow[];
   statements: number;
-  /** Leads whose dialer state Postgres now holds. */
+  /** Leads whose dialer state sync was attempted (held by Postgres or not). */
   synced: Set<string>;
 }
 
+function insertFor(events: readonly BufferedEvent[]) {
+  const byKind = new Map<EventKind, BufferedEvent[]>();
+  for (const e of events) {
+    const list = byKind.get(e.event.type) ?? [];
+    list.push(e);
+    byKind.set(e.event.type, list);
+  }
+  return bulkInsertKinds(WRITE_ORDER.map((kind) => [kind, byKind.get(kind) ?? []] as const));
+}
+
+type Query = (text: string, values: unknown[]) => Promise<{ rows: { id: string }[] }>;
+
 /**
- * A whole batch in one statement — one multi-row INSERT per kind present, joined as CTEs, so one round
- * trip and one implicit transaction. Then, only if deliveries changed since the last flush, one UPDATE
- * of the leads' dialer columns (its own statement: it must see leads the first one inserted).
- * Either failing leaves the buffer as it was; the retry meets ON CONFLICT and the same UPDATE.
+ * Write `events` in one statement; if Postgres refuses it for its content, bisect until each refused event
+ * stands alone, write the rest, and return the refused ones. Connection errors propagate (the caller backs off).
+ * Every statement autocommits: a crash half way leaves committed halves that ON CONFLICT makes harmless.
+ */
+async function writeSplitting(query: Query, events: readonly BufferedEvent[], report: WriteReport): Promise<void> {
+  const insert = insertFor(events);
+  if (!insert) return;
+  try {
+    await query(insert.text, insert.values);
+    report.statements += 1;
+    report.written.push(...events);
+  } catch (err) {
+    report.statements += 1;
+    if (!isDataError(err)) throw err;
+    if (events.length === 1) {
+      report.rejected.push({ buffered: events[0]!, sqlstate: sqlstateOf(err), error: errorMessage(err) });
+      return;
+    }
+    const half = Math.ceil(events.length / 2);
+    await writeSplitting(query, events.slice(0, half), report);
+    await writeSplitting(query, events.slice(half), report);
+  }
+}
+
+/**
+ * A whole flush: every kind in one statement (data-modifying CTEs: one round trip, one implicit transaction);
+ * dead letters, if any, in a second; then, only if deliveries changed since the last flush, one UPDATE of
+ * the leads' dialer columns. A connection error anywhere leaves the buffer as it was for the retry.
  */
 export async function writeBatch(
   env: DbEnv,
   teamId: string,
-  rows: readonly PendingRow[],
+  events: readonly BufferedEvent[],
   dialer: readonly DialerStatusRow[] = [],
 ): Promise<WriteReport> {
-  const byKind = new Map<EventKind, BufferedEvent[]>();
-  for (const r of rows) {
-    const list = byKind.get(r.event.type) ?? [];
-    list.push({ teamId, userId: r.userId, receivedAt: r.receivedAt, event: r.event });
-    byKind.set(r.event.type, list);
-  }
-  const insert = bulkInsertKinds(WRITE_ORDER.map((kind) => [kind, byKind.get(kind) ?? []] as const));
-  const report: WriteReport = { rows: rows.length, statements: 0, synced: new Set() };
-  if (!insert && dialer.length === 0) return report;
+  const report: WriteReport = { written: [], rejected: [], statements: 0, synced: new Set() };
+  if (events.length === 0 && dialer.length === 0) return report;
   await withDb(env, async ({ client }) => {
-    if (insert) {
-      await client.query(insert.text, insert.values);
+    const query: Query = (text, values) => client.query(text, values);
+    await writeSplitting(query, events, report);
+    if (report.rejected.length > 0) {
+      const { text, values } = rejectedInsert(report.rejected);
+      await query(text, values);
       report.statements += 1;
     }
     if (dialer.length > 0) {
-      const { text, values } = dialerStatusUpdate(dialer);
-      const result = await client.query<{ id: string }>(text, values);
-      for (const r of result.rows) report.synced.add(r.id);
+      const { text, values } = dialerStatusUpdate(teamId, dialer);
+      await query(text, values);
+      for (const d of dialer) report.synced.add(d.leadId);
       report.statements += 1;
     }
   });
   return report;
 }
 
-/** A batch's leads, written at once and on their own (autocommit: one round trip), within a deadline. */
+/**
+ * A request's leads, written at once and on their own (autocommit: one round trip), within a deadline.
+ * Returns the leads Postgres refused for their content (already dead-lettered); throws when Postgres did not
+ * answer in time (the leads then wait in the outbox for the flush).
+ */
 export async function writeLeadsNow(
   env: DbEnv,
-  teamId: string,
-  userId: string,
-  receivedAt: number,
-  leads: readonly LeadEvent[],
+  leads: readonly BufferedEvent<LeadEvent>[],
   timeoutMs: number,
-): Promise<void> {
-  const { text, values } = bulkInsert("lead", leads.map((event) => ({ teamId, userId, receivedAt, event })));
+): Promise<RejectedRow[]> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`lead write took over ${timeoutMs} ms`)), timeoutMs);
   });
+  const report: WriteReport = { written: [], rejected: [], statements: 0, synced: new Set() };
   try {
-    // If the deadline wins, the write may still commit later: the buffered copy then meets ON CONFLICT.
-    await Promise.race([withDb(env, ({ client }) => client.query(text, values), { connectTimeoutMs: timeoutMs }), deadline]);
+    // If the deadline wins, the write may still commit later: the outbox copy then meets ON CONFLICT.
+    await Promise.race([
+      withDb(env, async ({ client }) => {
+        const query: Query = (text, values) => client.query(text, values);
+        try {
+          const { text, values } = bulkInsert("lead", leads);
+          await query(text, values);
+          report.written.push(...leads);
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          await writeSplitting(query, leads, report);
+          if (report.rejected.length > 0) {
+            const dead = rejectedInsert(report.rejected);
+            await query(dead.text, dead.values);
+          }
+        }
+      }, { connectTimeoutMs: timeoutMs }),
+      deadline,
+    ]);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
+  return report.rejected;
 }

@@ -1,35 +1,28 @@
 import type { IngestEvent } from "../protocol/events.ts";
-import { liveKnock, liveLead, TRAIL_MS, type LiveKnock, type LiveLead, type LivePoint, type LiveQueue, type Snapshot } from "../protocol/live.ts";
-
-export const LIVE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS latest (
-  user_id TEXT PRIMARY KEY, name TEXT, lat REAL NOT NULL, lng REAL NOT NULL, at INTEGER NOT NULL,
-  accuracy REAL, speed REAL, heading REAL, battery REAL
-);
-CREATE TABLE IF NOT EXISTS recent (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, lat REAL NOT NULL, lng REAL NOT NULL, at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS recent_at ON recent (at);
-CREATE TABLE IF NOT EXISTS marks (
-  id TEXT PRIMARY KEY, kind TEXT NOT NULL, at INTEGER NOT NULL, body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS marks_at ON marks (at);
-`;
-
-/** Knocks and leads shown on a fresh map: the last 12 hours, at most this many of each. */
-const MARKS_MS = 12 * 3_600_000;
-const MARKS_MAX = 2_000;
+import {
+  MARKS_MS, SNAPSHOT_KNOCKS, TRAIL_MS,
+  type KnockCounts, type LeadDialer, type LiveKnock, type LiveLead, type LivePoint, type LiveQueue, type Snapshot,
+} from "../protocol/live.ts";
 
 export interface LiveDelta {
   points: LivePoint[];
   knocks: LiveKnock[];
   leads: LiveLead[];
+  /** Knocks undone by their canvasser (a `knock_undo` activity naming them). */
+  unknocks: { id: string; userId: string }[];
+}
+
+/** The activity the PWA sends when a canvasser undoes a knock: `meta.knockId` names it. */
+export const KNOCK_UNDO = "knock_undo";
+
+function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
 }
 
 /** Project accepted events onto what the live map shows (pure). */
 export function liveDelta(events: readonly IngestEvent[], userId: string, name: string | undefined): LiveDelta {
   const who = { userId, ...(name ? { name } : {}) };
-  const delta: LiveDelta = { points: [], knocks: [], leads: [] };
+  const delta: LiveDelta = { points: [], knocks: [], leads: [], unknocks: [] };
   for (const e of events) {
     switch (e.type) {
       case "location": {
@@ -38,93 +31,189 @@ export function liveDelta(events: readonly IngestEvent[], userId: string, name: 
         break;
       }
       case "knock":
-        delta.knocks.push({ ...who, id: e.id, lat: e.lat, lng: e.lng, at: e.at, outcome: e.outcome, ...defined({ address: e.address }) });
+        delta.knocks.push({ ...who, id: e.id, at: e.at, outcome: e.outcome, ...defined({ lat: e.lat, lng: e.lng, accuracy: e.accuracy, address: e.address, notes: e.notes }) });
         break;
       case "lead":
-        delta.leads.push({ ...who, id: e.id, leadName: e.name, at: e.at, ...defined({ lat: e.lat, lng: e.lng, interest: e.interest, address: e.address }) });
+        delta.leads.push({
+          ...who, id: e.id, leadName: e.name, at: e.at,
+          ...defined({ lat: e.lat, lng: e.lng, interest: e.interest, address: e.address, phone: e.phone, email: e.email, notes: e.notes }),
+        });
         break;
-      case "activity":
+      case "activity": {
+        const knockId = e.kind === KNOCK_UNDO ? e.meta?.knockId : undefined;
+        if (typeof knockId === "string") delta.unknocks.push({ id: knockId.toLowerCase(), userId });
         break;
+      }
     }
   }
   return delta;
 }
 
-function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** What one bounded Postgres read gives back when the object starts (see durable-objects/hydrate.ts). */
+export interface LiveHistory {
+  latest: LivePoint[];
+  trails: { userId: string; lng: number; lat: number; at: number }[];
+  knocks: LiveKnock[];
+  leads: LiveLead[];
+  undone: string[];
 }
 
-/** The TeamHub's live picture over its SQLite: last fix per person, 15-minute trails, recent marks. */
+/**
+ * The live picture, in memory: last fix per person, 15-minute trails, the last 24 h of knocks and leads.
+ * Nothing here is written to storage per request: it is rebuilt when the object starts from the buffer
+ * (what Postgres does not hold yet) and one bounded Postgres read (what it does).
+ */
 export class LiveState {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(LIVE_SCHEMA);
+  private readonly latest = new Map<string, LivePoint>();
+  private readonly trails = new Map<string, [number, number, number][]>();
+  private readonly knocks = new Map<string, LiveKnock>();
+  private readonly undone = new Set<string>();
+  private readonly leads = new Map<string, LiveLead>();
+  private readonly names = new Map<string, string>();
+  private namesChanged = false;
+
+  constructor(names: Record<string, string> = {}) {
+    for (const [u, n] of Object.entries(names)) this.names.set(u, n);
   }
 
-  /** Record a delta (inside the ingest's storage transaction). One statement per table. */
-  record(delta: LiveDelta): void {
-    if (delta.points.length > 0) {
-      const points = JSON.stringify(delta.points);
-      this.sql.exec("INSERT INTO recent (user_id, lat, lng, at) SELECT json_extract(value, '$.userId'), json_extract(value, '$.lat'), json_extract(value, '$.lng'), json_extract(value, '$.at') FROM json_each(?)", points);
-      // The newest fix per person wins; a replayed old fix (an offline queue) never moves anyone back.
-      this.sql.exec(
-        `INSERT INTO latest (user_id, name, lat, lng, at, accuracy, speed, heading, battery)
-         SELECT json_extract(value, '$.userId'), json_extract(value, '$.name'), json_extract(value, '$.lat'), json_extract(value, '$.lng'),
-                json_extract(value, '$.at'), json_extract(value, '$.accuracy'), json_extract(value, '$.speed'), json_extract(value, '$.heading'),
-                json_extract(value, '$.battery')
-         FROM json_each(?) WHERE true ORDER BY json_extract(value, '$.at')
-         ON CONFLICT (user_id) DO UPDATE SET name = coalesce(excluded.name, latest.name), lat = excluded.lat, lng = excluded.lng, at = excluded.at,
-           accuracy = excluded.accuracy, speed = excluded.speed, heading = excluded.heading, battery = excluded.battery
-         WHERE excluded.at >= latest.at`,
-        points,
-      );
+  /** Apply a delta; returns what is new to the map (an old fix never moves anyone back). */
+  apply(delta: LiveDelta, now: number): LiveDelta {
+    const out: LiveDelta = { points: [], knocks: [], leads: [], unknocks: [] };
+    for (const raw of [...delta.points, ...delta.knocks, ...delta.leads]) {
+      if (raw.name && this.names.get(raw.userId) !== raw.name) {
+        this.names.set(raw.userId, raw.name);
+        this.namesChanged = true;
+      }
     }
-    const marks = [...delta.knocks.map((k) => ({ id: k.id, kind: "knock", at: k.at, body: k })), ...delta.leads.map((l) => ({ id: l.id, kind: "lead", at: l.at, body: l }))];
-    if (marks.length > 0) {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO marks (id, kind, at, body) SELECT json_extract(value, '$.id'), json_extract(value, '$.kind'), json_extract(value, '$.at'), json_extract(value, '$.body') FROM json_each(?)",
-        JSON.stringify(marks),
-      );
+    for (const raw of delta.points) {
+      const p = this.named(raw);
+      if (p.at >= now - TRAIL_MS) {
+        const trail = this.trails.get(p.userId) ?? [];
+        trail.push([p.lng, p.lat, p.at]);
+        if (trail.length > 1 && trail.at(-2)![2] > p.at) trail.sort((a, b) => a[2] - b[2]);
+        this.trails.set(p.userId, trail);
+      }
+      const current = this.latest.get(p.userId);
+      if (!current || p.at >= current.at) {
+        this.latest.set(p.userId, p);
+        out.points.push(p);
+      }
     }
+    for (const u of delta.unknocks) {
+      this.undone.add(u.id);
+      const knock = this.knocks.get(u.id);
+      // Only its own canvasser can undo a knock.
+      if (knock && knock.userId === u.userId) {
+        this.knocks.delete(u.id);
+        out.unknocks.push(u);
+      }
+    }
+    for (const k of delta.knocks) {
+      if (this.undone.has(k.id) || this.knocks.has(k.id) || k.at < now - MARKS_MS) continue;
+      const named = this.named(k);
+      this.knocks.set(k.id, named);
+      out.knocks.push(named);
+    }
+    for (const l of delta.leads) {
+      if (this.leads.has(l.id) || l.at < now - MARKS_MS) continue;
+      const named = this.named(l);
+      this.leads.set(l.id, named);
+      out.leads.push(named);
+    }
+    return out;
   }
 
-  snapshot(now: number, queue: LiveQueue): Snapshot {
-    const users = this.sql
-      .exec<{ user_id: string; name: string | null; lat: number; lng: number; at: number; accuracy: number | null; speed: number | null; heading: number | null; battery: number | null }>(
-        "SELECT * FROM latest ORDER BY user_id",
-      )
-      .toArray()
-      .map((r): LivePoint => ({
-        userId: r.user_id,
-        lat: r.lat,
-        lng: r.lng,
-        at: r.at,
-        ...defined({ name: r.name ?? undefined, accuracy: r.accuracy ?? undefined, speed: r.speed ?? undefined, heading: r.heading ?? undefined, battery: r.battery ?? undefined }),
-      }));
+  /** Merge what Postgres holds (read once at start): the buffer's newer picture wins. */
+  merge(history: LiveHistory, now: number): void {
+    for (const id of history.undone) this.undone.add(id);
+    for (const id of history.undone) this.knocks.delete(id);
+    for (const p of history.latest) {
+      const current = this.latest.get(p.userId);
+      const name = this.names.get(p.userId);
+      if (!current || p.at > current.at) this.latest.set(p.userId, { ...p, ...(name ? { name } : {}) });
+    }
+    for (const t of history.trails) {
+      if (t.at < now - TRAIL_MS) continue;
+      const trail = this.trails.get(t.userId) ?? [];
+      trail.push([t.lng, t.lat, t.at]);
+      this.trails.set(t.userId, trail);
+    }
+    for (const trail of this.trails.values()) {
+      trail.sort((a, b) => a[2] - b[2]);
+      // The same fix may come from the buffer and from Postgres (a crash between COMMIT and DELETE).
+      for (let i = trail.length - 1; i > 0; i--) if (trail[i]![2] === trail[i - 1]![2] && trail[i]![0] === trail[i - 1]![0]) trail.splice(i, 1);
+    }
+    for (const k of history.knocks) if (!this.undone.has(k.id) && !this.knocks.has(k.id)) this.knocks.set(k.id, this.named(k));
+    for (const l of history.leads) if (!this.leads.has(l.id)) this.leads.set(l.id, this.named(l));
+  }
+
+  /** Names seen since the last call (persisted with the flush, so the map keeps them across restarts). */
+  takeNamesIfChanged(): Record<string, string> | null {
+    if (!this.namesChanged) return null;
+    this.namesChanged = false;
+    return Object.fromEntries(this.names);
+  }
+
+  get people(): number {
+    return this.latest.size;
+  }
+
+  snapshot(now: number, queue: LiveQueue, dialer: Map<string, LeadDialer>): Snapshot {
+    this.prune(now);
+    const users = [...this.latest.values()].sort((a, b) => (a.userId < b.userId ? -1 : 1));
     const trails: Snapshot["trails"] = {};
-    for (const r of this.sql.exec<{ user_id: string; lat: number; lng: number; at: number }>(
-      "SELECT user_id, lat, lng, at FROM recent WHERE at >= ? ORDER BY user_id, at", now - TRAIL_MS,
-    )) {
-      (trails[r.user_id] ??= []).push([r.lng, r.lat, r.at]);
+    for (const [u, t] of this.trails) if (t.length > 0) trails[u] = t;
+    const knocks = [...this.knocks.values()].sort((a, b) => b.at - a.at);
+    const knockCounts: KnockCounts = {};
+    for (const k of knocks) {
+      const c = (knockCounts[k.userId] ??= {});
+      c[k.outcome] = (c[k.outcome] ?? 0) + 1;
     }
-    const marksOf = (kind: string) =>
-      this.sql
-        .exec<{ body: string }>("SELECT body FROM marks WHERE kind = ? AND at >= ? ORDER BY at DESC LIMIT ?", kind, now - MARKS_MS, MARKS_MAX)
-        .toArray()
-        .map((r) => JSON.parse(r.body));
+    const leads = [...this.leads.values()]
+      .sort((a, b) => b.at - a.at)
+      .map((l) => {
+        const d = dialer.get(l.id);
+        return d ? { ...l, dialer: d } : l;
+      });
     return {
       type: "snapshot",
       serverTime: now,
       users,
       trails,
-      knocks: marksOf("knock").map((k) => liveKnock.parse(k)),
-      leads: marksOf("lead").map((l) => liveLead.parse(l)),
+      knocks: knocks.slice(0, SNAPSHOT_KNOCKS),
+      knocksTotal: knocks.length,
+      knockCounts,
+      leads,
       queue,
     };
   }
 
+  /** A page of the window's knocks, newest first, older than `before`. */
+  knocksPage(before: number, limit: number): { knocks: LiveKnock[]; next: number | null } {
+    const older = [...this.knocks.values()].filter((k) => k.at < before).sort((a, b) => b.at - a.at);
+    const page = older.slice(0, limit);
+    return { knocks: page, next: older.length > limit ? page.at(-1)!.at : null };
+  }
+
+  hasLead(id: string): boolean {
+    return this.leads.has(id);
+  }
+
   prune(now: number): void {
-    this.sql.exec("DELETE FROM recent WHERE at < ?", now - TRAIL_MS);
-    this.sql.exec("DELETE FROM marks WHERE at < ?", now - MARKS_MS);
+    for (const [u, t] of this.trails) {
+      let drop = 0;
+      while (drop < t.length && t[drop]![2] < now - TRAIL_MS) drop++;
+      if (drop === t.length) this.trails.delete(u);
+      else if (drop > 0) t.splice(0, drop);
+    }
+    for (const [id, k] of this.knocks) if (k.at < now - MARKS_MS) this.knocks.delete(id);
+    for (const [id, l] of this.leads) if (l.at < now - MARKS_MS) this.leads.delete(id);
+    if (this.undone.size > 100_000) this.undone.clear();
+  }
+
+  private named<T extends { userId: string; name?: string }>(x: T): T {
+    const name = this.names.get(x.userId);
+    return name && !x.name ? { ...x, name } : x;
   }
 }
 

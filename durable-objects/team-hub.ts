@@ -1,18 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
+import type { BufferedEvent } from "../db/bulk.ts";
 import type { IngestEvent, LeadEvent, LeadStatus } from "../protocol/events.ts";
 import type { QueueFigures } from "../protocol/metrics.ts";
-import { PendingBuffer } from "./buffer.ts";
+import { clientMessage, LIVE_PROTOCOL, PING, PONG, type KnocksPage, type LiveQueue, type Snapshot } from "../protocol/live.ts";
+import { BatchBuffer, type TakenBatch } from "./buffer.ts";
 import { readTunables, type Tunables } from "./config.ts";
-import { CounterStore } from "./counters.ts";
+import { loadCounters, saveCounters, type Counters } from "./counters.ts";
+import { errorClass, isDataError } from "./db-errors.ts";
 import { DialerOutbox } from "./dialer-outbox.ts";
 import { writeBatch, writeLeadsNow } from "./flush.ts";
-import { backoffMs, flushDueAt, retryAfterSeconds, updateDrainRate } from "./flush-policy.ts";
-import { errorMessage, log } from "./log.ts";
+import { backoffMs, batchDueAt, flushDueAt, retryAfterSeconds, updateDrainRate } from "./flush-policy.ts";
+import { readLiveHistory } from "./hydrate.ts";
 import { LiveFanout, type SocketIdentity } from "./fanout.ts";
-import { LiveState, liveDelta } from "./live.ts";
+import { liveDelta, LiveState, type LiveDelta } from "./live.ts";
+import { errorMessage, log } from "./log.ts";
+import { RecentIds } from "./recent-ids.ts";
 import { markTeamClean, markTeamDirty, pushDialerPull } from "./redis.ts";
+import { MetaStore, MeteredSql, migrateStorage } from "./storage.ts";
 import { deliver } from "./webhook.ts";
-import { clientMessage, LIVE_PROTOCOL, PING, PONG, type LiveQueue, type Snapshot } from "../protocol/live.ts";
 
 /** How long one flush or delivery run may keep going before it yields to the next alarm. */
 const TIME_BUDGET_MS = 20_000;
@@ -21,6 +26,11 @@ const DIALER_SYNC_DELAY_MS = 30_000;
 const DELIVERIES_AT_ONCE = 10;
 /** Queue frames between flushes: at most one a second, so the panel shows the buffer filling. */
 const QUEUE_FRAME_MIN_MS = 1_000;
+/** An alarm that made no progress never re-arms sooner than this: no spinning on work that cannot move. */
+const MIN_IDLE_REARM_MS = 1_000;
+/** A resync is answered from a snapshot at most this old. */
+const SNAPSHOT_CACHE_MS = 1_000;
+const HOUR_MS = 3_600_000;
 
 export interface IngestInput {
   teamId: string;
@@ -45,6 +55,8 @@ export interface HubIngestResult {
 export interface FlushReport {
   ok: boolean;
   rows: number;
+  /** Events Postgres refused for their content, now in its dead-letter table. */
+  quarantined: number;
   batches: number;
   statements: number;
   ms: number;
@@ -64,21 +76,27 @@ async function drillPauseAfterCommit(teamId: string, rows: number): Promise<void
 }
 
 /**
- * One per team: the single writer for that team's events. A thin shell wiring plain modules — the
- * buffer and the dialer outbox (SQLite), the flush policy (pure), the batch writer (Neon) — to alarms.
+ * One per team: the single writer for that team's events. A thin shell wiring plain modules — the batch
+ * buffer and the dialer outbox (SQLite), the live picture (memory), the flush policy (pure), the batch
+ * writer (Neon) — to alarms and sockets. One accepted request costs one batch row (+ one row per new lead).
  */
 export class TeamHub extends DurableObject<Env> {
   /** Read from wrangler vars; tests may narrow them on one object through runInDurableObject. */
   tunables: Tunables;
   /** Tests and drills only: runs after Postgres COMMIT, before the buffer DELETE. */
   afterCommit: (() => void | Promise<void>) | null = null;
-  private buffer!: PendingBuffer;
-  private counters!: CounterStore;
-  private outbox!: DialerOutbox;
-  private live!: LiveState;
+  private readonly sql: MeteredSql;
   private readonly fanout: LiveFanout;
+  private buffer!: BatchBuffer;
+  private outbox!: DialerOutbox;
+  private meta!: MetaStore;
+  private counters!: Counters;
+  private live!: LiveState;
+  private readonly ids = new RecentIds();
+  private hydrated: Promise<void> | null = null;
   private lastPruneAt = 0;
   private lastQueueSentAt = 0;
+  private snapshotCache: { at: number; text: string } | null = null;
   /** The alarm as this object last set it: saves a storage read on every ingest. */
   private alarmAt: number | null = null;
   private flushing: Promise<FlushReport> | null = null;
@@ -87,49 +105,69 @@ export class TeamHub extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.tunables = readTunables(env);
+    this.sql = new MeteredSql(ctx.storage.sql);
     this.fanout = new LiveFanout(ctx, () => this.tunables.LIVE_TICK_MS);
     // Pings are answered by the runtime without waking a hibernated object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     void ctx.blockConcurrencyWhile(async () => {
-      this.buffer = new PendingBuffer(ctx.storage.sql);
-      this.counters = new CounterStore(ctx.storage.sql);
-      this.outbox = new DialerOutbox(ctx.storage.sql);
-      this.live = new LiveState(ctx.storage.sql);
+      ctx.storage.transactionSync(() => {
+        const from = migrateStorage(this.sql, (events, receivedAt) =>
+          batchDueAt((events as { type: IngestEvent["type"] }[]).map((e) => e.type), receivedAt, this.tunables));
+        if (from === 1) log({ event: "storage_migrated", from, to: 2 });
+      });
+      this.meta = new MetaStore(this.sql);
+      this.counters = loadCounters(this.meta);
+      this.live = new LiveState((this.meta.read("names") as Record<string, string> | undefined) ?? {});
+      this.outbox = new DialerOutbox(this.sql);
+      const now = Date.now();
+      // What Postgres does not hold yet: the id set and the live picture start from the buffer.
+      this.buffer = new BatchBuffer(this.sql, (events, userId, receivedAt) => {
+        for (const e of events) this.ids.add(e.id);
+        this.live.apply(liveDelta(events, userId, undefined), now);
+      });
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
   async ingest(input: IngestInput): Promise<HubIngestResult> {
     const { teamId, userId, receivedAt } = input;
+    this.knowTeam(teamId);
     const wasEmpty = this.buffer.depth === 0;
-    const leads = input.events.filter(isLead);
+
+    // The first occurrence of an id wins, in this batch and against everything recently seen.
+    const fresh: IngestEvent[] = [];
+    const inBatch = new Set<string>();
+    let duplicates = 0;
+    for (const e of input.events) {
+      if (inBatch.has(e.id) || this.ids.has(e.id)) duplicates += 1;
+      else {
+        inBatch.add(e.id);
+        fresh.push(e);
+      }
+    }
+    const leads = fresh.filter(isLead);
     // Backpressure refuses only the kinds that wait in the buffer: a lead is always taken.
-    const others = input.events.filter((e) => !isLead(e));
+    const others = fresh.filter((e) => !isLead(e));
     const refused = this.buffer.depth >= this.tunables.BUFFER_HIGH_WATER ? others.length : 0;
+    const buffered = refused ? [] : others;
+    const dueAt = batchDueAt(new Set(buffered.map((e) => e.type)), receivedAt, this.tunables);
 
-    // One storage transaction: buffer rows and outbox rows are accepted together or not at all.
-    const { accepted, duplicates, newLeads, delta } = this.ctx.storage.transactionSync(() => {
-      const fresh = this.outbox.add(leads, teamId, userId, receivedAt);
-      const newLeads = leads.filter((l) => fresh.has(l.id));
-      const taken = [...newLeads, ...(refused ? [] : others)];
-      const appended = this.buffer.append(taken, userId, receivedAt);
-      const duplicates = appended.duplicates + (leads.length - newLeads.length);
-      // The live picture moves with what was accepted, before any flush: the map never waits for Postgres.
-      const delta = liveDelta(taken.filter((e) => appended.accepted.has(e.id)), userId, input.name);
-      this.live.record(delta);
-      this.counters.update((c) => {
-        c.teamId ??= teamId;
-        c.acceptedTotal += appended.accepted.size;
-        c.duplicatesTotal += duplicates;
-        c.refusedTotal += refused;
-      });
-      return { accepted: appended.accepted.size, duplicates, newLeads, delta };
+    // One storage transaction: the batch row and the outbox rows are accepted together or not at all.
+    const newLeads = this.ctx.storage.transactionSync(() => {
+      const added = this.outbox.add(leads, teamId, userId, receivedAt);
+      this.buffer.append(buffered, userId, receivedAt, dueAt);
+      return leads.filter((l) => added.has(l.id));
     });
+    duplicates += leads.length - newLeads.length;
+    const accepted = [...newLeads, ...buffered];
+    for (const e of accepted) this.ids.add(e.id);
+    this.counters.acceptedTotal += accepted.length;
+    this.counters.duplicatesTotal += duplicates;
+    this.counters.refusedTotal += refused;
 
+    // The live picture moves with what was accepted, before any flush: the map never waits for Postgres.
+    this.broadcast(this.live.apply(liveDelta(accepted, userId, input.name), receivedAt));
     const serverTime = Date.now();
-    this.fanout.positions(delta.points);
-    for (const knock of delta.knocks) this.fanout.send({ type: "knock", serverTime, knock });
-    for (const lead of delta.leads) this.fanout.send({ type: "lead", serverTime, lead });
     // Between flushes the queue panel would freeze: a throttled queue frame shows the buffer filling.
     if (serverTime - this.lastQueueSentAt > QUEUE_FRAME_MIN_MS && this.fanout.listeners > 0) this.sendQueue();
     if (serverTime - this.lastPruneAt > 60_000) {
@@ -137,18 +175,22 @@ export class TeamHub extends DurableObject<Env> {
       this.live.prune(serverTime);
     }
 
-    if (newLeads.length > 0) await this.storeLeadsNow(input, newLeads);
+    const rejectedLeads = newLeads.length > 0 ? await this.storeLeadsNow(input, newLeads) : new Set<string>();
     await this.armAlarm({ onlyEarlier: true });
-    if (wasEmpty && this.buffer.depth > 0) await markTeamDirty(this.env, teamId);
-    if (newLeads.length > 0) await pushDialerPull(this.env, teamId, newLeads.map((l) => this.outbox.bodyOf(l.id)));
+    // Redis never holds a phone: the dirty mark and the pull list go out after the answer.
+    if (wasEmpty && this.buffer.depth > 0) this.ctx.waitUntil(markTeamDirty(this.env, teamId));
+    const pull = newLeads.filter((l) => !rejectedLeads.has(l.id)).map((l) => this.outbox.bodyOf(l.id)).filter((b): b is string => b !== null);
+    if (pull.length > 0) this.ctx.waitUntil(pushDialerPull(this.env, teamId, pull));
 
-    const stored = this.outbox.storedAmong(leads.map((l) => l.id));
+    // Every lead of the request is reported, resent ones too: the phone learns where each stands.
+    const leadIds = [...new Set(input.events.filter(isLead).map((l) => l.id))];
+    const status = this.outbox.storageStatus(leadIds);
     const result: HubIngestResult = {
-      accepted,
+      accepted: accepted.length,
       duplicates,
       refused,
       refusedIds: refused ? others.map((e) => e.id) : [],
-      leads: leads.map((l) => ({ id: l.id, status: stored.has(l.id) ? "stored" : "queued" })),
+      leads: leadIds.map((id) => ({ id, status: status.get(id) ?? "queued" })),
     };
     if (refused > 0) result.retryAfterS = this.retryAfter();
     return result;
@@ -175,23 +217,23 @@ export class TeamHub extends DurableObject<Env> {
 
   /** An operator's redeliver: the lead goes back in line with a fresh 24 h window. */
   async redeliver(leadId: string): Promise<boolean> {
-    const found = this.ctx.storage.transactionSync(() => this.outbox.redeliver(leadId, Date.now()));
+    const found = this.ctx.storage.transactionSync(() => this.outbox.redeliver(leadId.toLowerCase(), Date.now()));
     if (found) await this.armAlarm({ onlyEarlier: true });
     return found;
   }
 
   figures(): QueueFigures {
-    const c = this.counters.value;
+    const c = this.counters;
     const now = Date.now();
-    const byKind: Record<string, number> = {};
-    let oldest: number | null = null;
-    for (const [kind, s] of Object.entries(this.buffer.stats())) {
-      byKind[kind] = s.rows;
-      if (oldest === null || s.oldestReceivedAt < oldest) oldest = s.oldestReceivedAt;
-    }
+    const stats = this.buffer.stats();
+    const leadsWaiting = this.outbox.unstoredCount;
+    const byKind: Record<string, number> = { ...stats.byKind };
+    if (leadsWaiting > 0) byKind.lead = leadsWaiting;
+    const oldestLead = this.outbox.oldestUnstoredAt();
+    const oldest = stats.oldestReceivedAt === null ? oldestLead : oldestLead === null ? stats.oldestReceivedAt : Math.min(oldestLead, stats.oldestReceivedAt);
     return {
       teamId: c.teamId ?? "",
-      depth: this.buffer.depth,
+      depth: stats.events + leadsWaiting,
       byKind,
       oldestAgeMs: oldest === null ? null : now - oldest,
       nextFlushAt: this.flushDueAt(now),
@@ -203,32 +245,48 @@ export class TeamHub extends DurableObject<Env> {
       acceptedTotal: c.acceptedTotal,
       duplicatesTotal: c.duplicatesTotal,
       refusedTotal: c.refusedTotal,
+      quarantinedTotal: c.quarantinedTotal,
+      lastQuarantineAt: c.lastQuarantineAt,
       consecutiveFailures: c.consecutiveFailures,
       lastError: c.lastError,
       lastErrorAt: c.lastErrorAt,
       drainRowsPerS: c.drainRowsPerS,
+      storageRowsWritten: c.storageRowsWritten + this.sql.rowsWritten,
+      storageRowsRead: c.storageRowsRead + this.sql.rowsRead,
+      alarmsSet: c.alarmsSet,
       dialer: { configured: this.dialerConfigured(), ...this.outbox.figures(now) },
       updatedAt: now,
     };
   }
 
   /** The live picture for a manager who just arrived (also GET /v1/positions/latest). */
-  snapshot(): Snapshot {
-    return this.live.snapshot(Date.now(), this.liveQueue());
+  async snapshot(teamId?: string): Promise<Snapshot> {
+    if (teamId) this.knowTeam(teamId);
+    await this.hydrated;
+    return this.buildSnapshot();
+  }
+
+  /** GET /v1/knocks: older knocks of the window, in pages, for a map that wants the whole day. */
+  async knocksPage(before: number, limit: number): Promise<KnocksPage> {
+    await this.hydrated;
+    return this.live.knocksPage(before, limit);
   }
 
   /** GET /v1/live, already authenticated by the Worker: accept a hibernatable socket and send the snapshot. */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const team = request.headers.get("X-Fieldpulse-Team");
+    if (team) this.knowTeam(headerValue(team));
     const identity: SocketIdentity = {
-      userId: request.headers.get("X-Fieldpulse-User") ?? "unknown",
+      userId: headerValue(request.headers.get("X-Fieldpulse-User") ?? "unknown"),
       role: request.headers.get("X-Fieldpulse-Role") ?? "manager",
       connectedAt: Date.now(),
     };
+    await this.hydrated;
     const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server, [identity.userId]);
+    this.ctx.acceptWebSocket(server);
     server.serializeAttachment(identity);
-    server.send(JSON.stringify(this.snapshot()));
+    server.send(this.snapshotText());
     // Echo the subprotocol only when offered: a browser fails a handshake that names one it did not ask for.
     const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim());
     const headers: HeadersInit = offered.includes(LIVE_PROTOCOL) ? { "Sec-WebSocket-Protocol": LIVE_PROTOCOL } : {};
@@ -251,13 +309,13 @@ export class TeamHub extends DurableObject<Env> {
         ws.send(PONG);
         return;
       case "resync":
-        ws.send(JSON.stringify(this.snapshot()));
+        ws.send(this.snapshotText());
         return;
     }
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // 1005/1006 are reported, never sent: answer a clean close (TOOLCHAIN.md).
+    // 1005/1006 are reported, never sent: answer a clean close.
     try {
       ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
     } catch {
@@ -265,93 +323,166 @@ export class TeamHub extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Two clocks, one alarm: the flush runs here when due; deliveries run beside it with their own budget,
+   * so a slow dialer never holds a due flush (and a slow Postgres never holds a delivery).
+   */
   override async alarm(): Promise<void> {
     this.alarmAt = null; // this one has fired
+    const before = this.progressMark();
     try {
       const now = Date.now();
+      const deliveryDue = this.dialerConfigured() ? this.outbox.nextDueAt() : null;
+      if (deliveryDue !== null && deliveryDue <= now && !this.delivering) this.ctx.waitUntil(this.deliverDue(now));
       const flushDue = this.flushDueAt(now);
       if (flushDue !== null && flushDue <= now) await this.flush("due");
-      const deliveryDue = this.dialerConfigured() ? this.outbox.nextDueAt() : null;
-      if (deliveryDue !== null && deliveryDue <= now) await this.deliverDue(now);
-      this.outbox.prune(now);
+      if (now - this.lastPruneAt > HOUR_MS) {
+        this.lastPruneAt = now;
+        this.outbox.prune(now);
+      }
     } finally {
       // Platform alarm retries stop after six: the object re-arms itself whatever happened.
-      await this.armAlarm({ onlyEarlier: false });
+      await this.armAlarm({ onlyEarlier: false, progressed: this.progressMark() !== before });
     }
   }
 
-  private async storeLeadsNow(input: IngestInput, leads: LeadEvent[]): Promise<void> {
-    const ids = leads.map((l) => l.id);
-    try {
-      await writeLeadsNow(this.env, input.teamId, input.userId, input.receivedAt, leads, this.tunables.LEAD_WRITE_TIMEOUT_MS);
-      this.ctx.storage.transactionSync(() => {
-        this.buffer.removeLeads(ids);
-        this.outbox.markStored(ids);
-      });
-    } catch (err) {
-      // Still buffered: the flush retries them first, with backoff.
-      log({ event: "lead_write_deferred", teamId: input.teamId, leads: ids.length, error: errorMessage(err) });
+  private knowTeam(teamId: string): void {
+    if (this.counters.teamId !== teamId) {
+      this.counters.teamId = teamId;
+      this.ctx.storage.transactionSync(() => this.persistCounters());
     }
+    this.hydrated ??= this.hydrate(teamId);
+  }
+
+  /** One bounded Postgres read at start: what was flushed before this object woke joins the live picture. */
+  private async hydrate(teamId: string): Promise<void> {
+    try {
+      const history = await readLiveHistory(this.env, teamId, Date.now(), this.tunables.LEAD_WRITE_TIMEOUT_MS);
+      this.live.merge(history, Date.now());
+      for (const k of history.knocks) this.ids.add(k.id);
+      for (const l of history.leads) this.ids.add(l.id);
+      this.snapshotCache = null;
+    } catch (err) {
+      // The map still shows what the buffer holds; the next start (or flush) tries again.
+      log({ event: "live_hydrate_failed", teamId, error: errorMessage(err) });
+      this.hydrated = null;
+    }
+  }
+
+  private broadcast(delta: LiveDelta): void {
+    const serverTime = Date.now();
+    if (delta.points.length + delta.knocks.length + delta.leads.length + delta.unknocks.length > 0) this.snapshotCache = null;
+    this.fanout.positions(delta.points);
+    for (const knock of delta.knocks) this.fanout.send({ type: "knock", serverTime, knock });
+    for (const lead of delta.leads) this.fanout.send({ type: "lead", serverTime, lead });
+    for (const u of delta.unknocks) this.fanout.send({ type: "unknock", serverTime, id: u.id, userId: u.userId });
+  }
+
+  private buildSnapshot(): Snapshot {
+    return this.live.snapshot(Date.now(), this.liveQueue(), this.outbox.dialerStates(this.dialerConfigured()));
+  }
+
+  /** A resync storm costs one snapshot a second, not one per message. */
+  private snapshotText(): string {
+    const now = Date.now();
+    if (!this.snapshotCache || now - this.snapshotCache.at > SNAPSHOT_CACHE_MS) {
+      this.snapshotCache = { at: now, text: JSON.stringify(this.buildSnapshot()) };
+    }
+    return this.snapshotCache.text;
+  }
+
+  /** Leads go to Postgres inside the request; returns those it refused for their content (never delivered). */
+  private async storeLeadsNow(input: IngestInput, leads: LeadEvent[]): Promise<Set<string>> {
+    const ids = leads.map((l) => l.id);
+    const batch: BufferedEvent<LeadEvent>[] = leads.map((event) => ({ teamId: input.teamId, userId: input.userId, receivedAt: input.receivedAt, event }));
+    try {
+      const rejected = await writeLeadsNow(this.env, batch, this.tunables.LEAD_WRITE_TIMEOUT_MS);
+      const refused = new Set(rejected.map((r) => r.buffered.event.id));
+      this.ctx.storage.transactionSync(() => {
+        this.outbox.markStoredNow(ids.filter((id) => !refused.has(id)));
+        this.outbox.markRefused([...refused], Date.now());
+      });
+      if (refused.size > 0) this.countQuarantined(rejected.map((r) => ({ id: r.buffered.event.id, error: r.error, sqlstate: r.sqlstate })));
+      return refused;
+    } catch (err) {
+      // Still in the outbox: the flush writes them first, with backoff.
+      log({ event: "lead_write_deferred", teamId: input.teamId, leads: ids.length, error: errorMessage(err) });
+      return new Set();
+    }
+  }
+
+  private countQuarantined(rows: { id: string; error: string; sqlstate: string | null }[]): void {
+    this.counters.quarantinedTotal += rows.length;
+    this.counters.lastQuarantineAt = Date.now();
+    for (const r of rows) log({ event: "event_quarantined", teamId: this.counters.teamId, id: r.id, sqlstate: r.sqlstate, error: r.error });
+    this.ctx.storage.transactionSync(() => this.persistCounters());
   }
 
   private async drain(scope: "all" | "due"): Promise<FlushReport> {
     const started = Date.now();
-    const report: FlushReport = { ok: true, rows: 0, batches: 0, statements: 0, ms: 0, depth: this.buffer.depth };
-    const teamId = this.counters.value.teamId;
+    const report: FlushReport = { ok: true, rows: 0, quarantined: 0, batches: 0, statements: 0, ms: 0, depth: this.buffer.depth };
+    const teamId = this.counters.teamId;
     try {
       while (teamId) {
-        const batch = this.buffer.depth > 0 ? this.buffer.take(this.tunables.FLUSH_BATCH_ROWS) : null;
-        const batchLeads = batch ? batch.rows.filter((r) => r.event.type === "lead").map((r) => r.event.id) : [];
-        const sync = this.outbox.unsynced(1_000, batchLeads);
-        if (!batch && sync.length === 0) break;
+        const leads = this.outbox.unstored(teamId, this.tunables.FLUSH_BATCH_ROWS);
+        const taken: TakenBatch[] = this.buffer.depth > 0 ? this.buffer.take(Math.max(1, this.tunables.FLUSH_BATCH_ROWS - leads.length)) : [];
+        const sync = this.outbox.unsynced(1_000);
+        if (leads.length === 0 && taken.length === 0 && sync.length === 0) break;
+        const events = firstOccurrences([...leads, ...taken.flatMap((b) => b.body.map((event) => ({ teamId, userId: b.userId, receivedAt: b.receivedAt, event })))]);
         const t0 = Date.now();
-        const written = await writeBatch(this.env, teamId, batch?.rows ?? [], sync);
+        const written = await writeBatch(this.env, teamId, events, sync);
         await this.afterCommit?.();
-        if (this.env.DRILL_PAUSE_AFTER_COMMIT === "1" && written.rows > 0) await drillPauseAfterCommit(teamId, written.rows);
+        if (this.env.DRILL_PAUSE_AFTER_COMMIT === "1" && written.written.length > 0) await drillPauseAfterCommit(teamId, written.written.length);
         const ms = Date.now() - t0;
+        const refusedLeads = written.rejected.filter((r) => r.buffered.event.type === "lead").map((r) => r.buffered.event.id);
+        const rows = written.written.length;
+        const c = this.counters;
+        if (rows > 0) {
+          c.lastFlushAt = Date.now();
+          c.lastFlushRows = rows;
+          c.lastFlushMs = ms;
+          c.flushedTotal += rows;
+          c.flushesTotal += 1;
+          c.drainRowsPerS = updateDrainRate(c.drainRowsPerS, rows, ms);
+        }
+        c.consecutiveFailures = 0;
+        c.retryAt = null;
+        if (written.rejected.length > 0) {
+          c.quarantinedTotal += written.rejected.length;
+          c.lastQuarantineAt = Date.now();
+          for (const r of written.rejected) log({ event: "event_quarantined", teamId, id: r.buffered.event.id, kind: r.buffered.event.type, sqlstate: r.sqlstate, error: r.error });
+        }
+        // After COMMIT: forget what Postgres now holds (or refused for good) — one row deleted per batch.
         this.ctx.storage.transactionSync(() => {
-          if (batch) this.buffer.remove(batch);
-          this.outbox.markStored(batchLeads);
+          this.buffer.remove(taken);
+          this.outbox.markStored(written.written.filter((w) => w.event.type === "lead"));
+          this.outbox.markRefused(refusedLeads, Date.now());
           this.outbox.markSynced(sync.filter((s) => written.synced.has(s.leadId)));
-          if (written.rows > 0) {
-            this.counters.update((c) => {
-              c.lastFlushAt = Date.now();
-              c.lastFlushRows = written.rows;
-              c.lastFlushMs = ms;
-              c.flushedTotal += written.rows;
-              c.flushesTotal += 1;
-              c.drainRowsPerS = updateDrainRate(c.drainRowsPerS, written.rows, ms);
-            });
-          }
-          this.counters.update((c) => {
-            c.consecutiveFailures = 0;
-            c.retryAt = null;
-          });
+          this.persistCounters();
         });
-        report.rows += written.rows;
+        report.rows += rows;
+        report.quarantined += written.rejected.length;
         report.statements += written.statements;
         report.batches += 1;
-        log({ event: "flush", teamId, rows: written.rows, dialerSynced: written.synced.size, statements: written.statements, ms, depth: this.buffer.depth });
-        if (!batch) break; // a sync-only pass: nothing more to do
+        log({ event: "flush", teamId, rows, quarantined: written.rejected.length, dialerSynced: written.synced.size, statements: written.statements, ms, depth: this.buffer.depth });
+        if (taken.length === 0 && leads.length === 0) break; // a sync-only pass: nothing more to do
         if (Date.now() - started > TIME_BUDGET_MS) break;
         // The alarm keeps going only while what is left is already due: a small remainder waits to
         // join later rows in one statement instead of costing a transaction of its own.
         const due = flushDueAt(this.buffer.stats(), this.tunables, Date.now());
-        if (scope === "due" && (due === null || due > Date.now())) break;
+        if (scope === "due" && (due === null || due > Date.now()) && this.outbox.unstoredCount === 0) break;
       }
     } catch (err) {
-      const message = errorMessage(err);
-      this.ctx.storage.transactionSync(() => {
-        this.counters.update((c) => {
-          c.consecutiveFailures += 1;
-          c.lastError = message;
-          c.lastErrorAt = Date.now();
-          c.retryAt = Date.now() + backoffMs(c.consecutiveFailures, this.tunables.FLUSH_MAX_BACKOFF_S);
-        });
-      });
-      log({ event: "flush_failed", teamId, error: message, failures: this.counters.value.consecutiveFailures });
+      const cls = errorClass(err);
+      const c = this.counters;
+      c.consecutiveFailures += 1;
+      c.lastError = cls;
+      c.lastErrorAt = Date.now();
+      c.retryAt = Date.now() + backoffMs(c.consecutiveFailures, this.tunables.FLUSH_MAX_BACKOFF_S);
+      this.ctx.storage.transactionSync(() => this.persistCounters());
+      log({ event: "flush_failed", teamId, errorClass: cls, error: errorMessage(err), dataError: isDataError(err), failures: c.consecutiveFailures });
       report.ok = false;
-      report.error = message;
+      report.error = errorMessage(err);
     }
     report.ms = Date.now() - started;
     report.depth = this.buffer.depth;
@@ -360,8 +491,9 @@ export class TeamHub extends DurableObject<Env> {
       // An ingest may have slipped in while SREM was in flight: its SADD could have landed first.
       if (this.buffer.depth > 0) await markTeamDirty(this.env, teamId);
     }
+    if (this.hydrated === null && teamId && report.ok) this.hydrated = this.hydrate(teamId);
     // Whoever asked for this flush, the next one is scheduled from what is left (or the backoff).
-    await this.armAlarm({ onlyEarlier: false });
+    await this.armAlarm({ onlyEarlier: false, progressed: true });
     this.sendQueue();
     return report;
   }
@@ -377,18 +509,41 @@ export class TeamHub extends DurableObject<Env> {
       if (due.length === 0) break;
       // Signed with the real clock (the receiver checks it); scheduled on `now`.
       const results = await Promise.all(due.map((d) => deliver(url, secret, d.leadId, d.body)));
+      const serverTime = Date.now();
       this.ctx.storage.transactionSync(() => {
         due.forEach((d, i) => {
           const status = this.outbox.record(d, results[i]!, now);
           log({ event: "dialer_delivery", leadId: d.leadId, attempt: d.attempts + 1, status, http: results[i]!.status, error: results[i]!.error });
         });
       });
+      for (const d of due) {
+        const dialer = this.outbox.dialerOf(d.leadId, true);
+        if (dialer && this.live.hasLead(d.leadId)) this.fanout.send({ type: "lead_dialer", serverTime, id: d.leadId, dialer });
+      }
+      this.snapshotCache = null;
       attempts += due.length;
       if (Date.now() - started > TIME_BUDGET_MS) break;
     }
-    await this.armAlarm({ onlyEarlier: false });
+    await this.armAlarm({ onlyEarlier: false, progressed: attempts > 0 });
     if (attempts > 0) this.sendQueue();
     return attempts;
+  }
+
+  private persistCounters(): void {
+    const c = this.counters;
+    // Move the meter into the counters; the counters row's own write is counted with the next one.
+    c.storageRowsWritten += this.sql.rowsWritten;
+    c.storageRowsRead += this.sql.rowsRead;
+    this.sql.rowsWritten = 0;
+    this.sql.rowsRead = 0;
+    saveCounters(this.meta, c);
+    const names = this.live.takeNamesIfChanged();
+    if (names) this.meta.write("names", names);
+  }
+
+  private progressMark(): string {
+    const c = this.counters;
+    return `${c.flushedTotal}/${c.quarantinedTotal}/${this.buffer.depth}/${c.consecutiveFailures}`;
   }
 
   private sendQueue(): void {
@@ -398,8 +553,8 @@ export class TeamHub extends DurableObject<Env> {
   }
 
   private liveQueue(): LiveQueue {
-    const { depth, oldestAgeMs, lastFlushAt, lastFlushRows, consecutiveFailures, lastError, dialer } = this.figures();
-    return { depth, oldestAgeMs, lastFlushAt, lastFlushRows, consecutiveFailures, lastError, dialer };
+    const { depth, oldestAgeMs, lastFlushAt, lastFlushRows, consecutiveFailures, lastError, quarantinedTotal, dialer } = this.figures();
+    return { depth, oldestAgeMs, lastFlushAt, lastFlushRows, consecutiveFailures, lastError, quarantinedTotal, dialer };
   }
 
   private dialerConfigured(): boolean {
@@ -407,32 +562,42 @@ export class TeamHub extends DurableObject<Env> {
   }
 
   private retryAfter(): number {
-    const c = this.counters.value;
     return retryAfterSeconds({
       depth: this.buffer.depth,
       highWater: this.tunables.BUFFER_HIGH_WATER,
-      drainRowsPerS: c.drainRowsPerS,
+      drainRowsPerS: this.counters.drainRowsPerS,
       // A fresh team has no drain rate yet: the next flush (due now at the mark, or the backoff) is the best guess.
       retryInMs: Math.max(0, (this.flushDueAt(Date.now()) ?? Date.now()) - Date.now()),
     });
   }
 
-  /** When Postgres next wants a write: the buffer's deadline or pending dialer states, held back while a failure backs off. */
+  /** When Postgres next wants a write: the buffer's deadline, waiting leads, or pending dialer states — held back while a failure backs off. */
   private flushDueAt(now: number): number | null {
-    const buffered = flushDueAt(this.buffer.stats(), this.tunables, now);
-    const changed = this.outbox.oldestUnsyncedChange();
-    const sync = changed === null ? null : changed + DIALER_SYNC_DELAY_MS;
-    const due = buffered === null ? sync : sync === null ? buffered : Math.min(buffered, sync);
+    const candidates = [
+      flushDueAt(this.buffer.stats(), this.tunables, now),
+      this.outbox.oldestUnstoredAt(),
+      (() => {
+        const changed = this.outbox.oldestUnsyncedChange();
+        return changed === null ? null : changed + DIALER_SYNC_DELAY_MS;
+      })(),
+    ];
+    const due = earliest(candidates);
     if (due === null) return null;
-    const c = this.counters.value;
+    const c = this.counters;
     return c.consecutiveFailures > 0 && c.retryAt !== null ? Math.max(due, c.retryAt) : due;
   }
 
-  /** One alarm per object, the earliest of what is due. Ingest only ever moves it earlier. */
-  private async armAlarm({ onlyEarlier }: { onlyEarlier: boolean }): Promise<void> {
+  /**
+   * One alarm per object, the earliest of what is due. Ingest only ever moves it earlier; a run that made
+   * no progress never re-arms "due now" (an outbox pointing at leads Postgres does not hold once spun here).
+   * setAlarm() is a billed write: it is called only when the alarm must move.
+   */
+  private async armAlarm({ onlyEarlier, progressed = true }: { onlyEarlier: boolean; progressed?: boolean }): Promise<void> {
     const storage = this.ctx.storage;
-    const candidates = [this.flushDueAt(Date.now()), this.dialerConfigured() ? this.outbox.nextDueAt() : null];
-    const due = candidates.reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null);
+    const now = Date.now();
+    const delivery = this.dialerConfigured() && !this.delivering ? this.outbox.nextDueAt() : null;
+    let due = earliest([this.flushDueAt(now), delivery]);
+    if (due !== null && !progressed) due = Math.max(due, now + MIN_IDLE_REARM_MS);
     const current = this.alarmAt;
     if (due === null) {
       if (!onlyEarlier && current !== null) {
@@ -445,6 +610,26 @@ export class TeamHub extends DurableObject<Env> {
     if (current !== due) {
       await storage.setAlarm(due);
       this.alarmAt = due;
+      this.counters.alarmsSet += 1;
     }
   }
+}
+
+/** Identity headers from the Worker are URI-encoded (a user id may hold any printable character). */
+function headerValue(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+function earliest(times: readonly (number | null)[]): number | null {
+  return times.reduce<number | null>((a, b) => (b === null ? a : a === null ? b : Math.min(a, b)), null);
+}
+
+/** The first occurrence of an id wins everywhere: in one statement a later copy would be a silent no-op anyway. */
+function firstOccurrences(events: BufferedEvent[]): BufferedEvent[] {
+  const seen = new Set<string>();
+  return events.filter((e) => (seen.has(e.event.id) ? false : (seen.add(e.event.id), true)));
 }

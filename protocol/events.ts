@@ -29,10 +29,29 @@ export const eventTime = z
 
 const lat = z.number().min(-90).max(90);
 const lng = z.number().min(-180).max(180);
-const text = (max: number) => z.string().trim().max(max);
+
+/**
+ * Postgres refuses U+0000 in text and jsonb, and lone surrogates in jsonb: what it cannot store must
+ * never get past the edge, or one value would stall a whole team's flushes.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+export function storableTextProblem(s: string): string | null {
+  if (s.includes("\u0000")) return "must not contain the NUL character (U+0000)";
+  if (LONE_SURROGATE.test(s)) return "must not contain a lone surrogate (malformed UTF-16)";
+  return null;
+}
+const storable = <T extends z.ZodType<string>>(schema: T) =>
+  schema.superRefine((s, ctx) => {
+    const problem = storableTextProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+const text = (max: number) => storable(z.string().trim().max(max));
+
+/** Ids are compared as Postgres compares uuids: the lower-case form is the one id. */
+const eventId = z.uuid({ error: "must be a UUID" }).transform((s) => s.toLowerCase());
 
 const base = {
-  id: z.uuid({ error: "must be a UUID" }),
+  id: eventId,
   at: eventTime,
 };
 
@@ -48,21 +67,65 @@ export const locationEvent = z.object({
   battery: z.number().min(0).max(1).optional(),
 });
 
-export const knockEvent = z.object({
-  ...base,
-  type: z.literal("knock"),
-  lat,
-  lng,
-  outcome: z.enum(KNOCK_OUTCOMES),
-  address: text(500).optional(),
-  notes: text(2_000).optional(),
-});
+/** How a knock was placed: a fresh fix, the last known one (its accuracy and age tell the truth), a pin, or an address only. */
+export const POSITION_SOURCES = ["gps", "last_known", "pin", "address"] as const;
 
-const jsonObject = z
-  .record(z.string(), z.json())
-  .refine((m) => new TextEncoder().encode(JSON.stringify(m)).byteLength <= MAX_META_BYTES, {
-    message: `must be at most ${MAX_META_BYTES} bytes of JSON`,
+export const knockEvent = z
+  .object({
+    ...base,
+    type: z.literal("knock"),
+    /** Both or neither: a canvasser without a fix may knock by address alone. */
+    lat: lat.optional(),
+    lng: lng.optional(),
+    accuracy: z.number().nonnegative().max(100_000).optional(),
+    positionSource: z.enum(POSITION_SOURCES).optional(),
+    outcome: z.enum(KNOCK_OUTCOMES),
+    address: text(500).optional(),
+    notes: text(2_000).optional(),
+  })
+  .superRefine((k, ctx) => {
+    if ((k.lat === undefined) !== (k.lng === undefined)) {
+      ctx.addIssue({ code: "custom", path: [k.lat === undefined ? "lat" : "lng"], message: "lat and lng come together" });
+    } else if (k.lat === undefined && !k.address) {
+      ctx.addIssue({ code: "custom", path: ["address"], message: "is required when the knock has no position (lat/lng)" });
+    }
   });
+
+/** Deeper meta is refused before anything recurses into it (a 2,000-deep object would blow the stack). */
+export const MAX_META_DEPTH = 8;
+
+/**
+ * `meta`: a JSON object of at most MAX_META_BYTES, MAX_META_DEPTH levels, every key and string storable.
+ * Walked iteratively and kept as it came — a key like `__proto__` stays a key, never a prototype.
+ */
+const jsonObject = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+    return;
+  }
+  const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: value, path: [], depth: 1 }];
+  while (stack.length > 0) {
+    const { v, path, depth } = stack.pop()!;
+    if (typeof v === "string") {
+      const problem = storableTextProblem(v);
+      if (problem) return void ctx.addIssue({ code: "custom", path, message: problem });
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return void ctx.addIssue({ code: "custom", path, message: "must be a finite number" });
+    } else if (typeof v === "object" && v !== null) {
+      if (depth > MAX_META_DEPTH) return void ctx.addIssue({ code: "custom", path, message: `must be at most ${MAX_META_DEPTH} levels deep` });
+      for (const [key, child] of Object.entries(v)) {
+        const problem = storableTextProblem(key);
+        if (problem) return void ctx.addIssue({ code: "custom", path, message: `key ${JSON.stringify(key)} ${problem}` });
+        stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(key) : key], depth: depth + 1 });
+      }
+    } else if (typeof v !== "boolean" && v !== null) {
+      return void ctx.addIssue({ code: "custom", path, message: "must be JSON" });
+    }
+  }
+  if (new TextEncoder().encode(JSON.stringify(value)).byteLength > MAX_META_BYTES) {
+    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_META_BYTES} bytes of JSON` });
+  }
+});
 
 export const activityEvent = z.object({
   ...base,
@@ -78,7 +141,7 @@ export const leadEvent = z.object({
   type: z.literal("lead"),
   name: text(200).min(1, { message: "is required" }),
   phone: text(40).regex(/^[+()0-9 .\-]{3,40}$/, { message: "is not a phone number" }).optional(),
-  email: z.email({ error: "is not an email address" }).max(320).optional(),
+  email: storable(z.email({ error: "is not an email address" }).max(320)).optional(),
   address: text(500).optional(),
   lat: lat.optional(),
   lng: lng.optional(),
@@ -139,9 +202,10 @@ export function partitionEvents(raw: readonly unknown[]): { valid: IngestEvent[]
   return { valid, rejected };
 }
 
+/** stored: Postgres holds it · queued: it waits in the team's outbox for Postgres · rejected: Postgres refused its content (dead-lettered, never sent to the dialer). */
 export interface LeadStatus {
   id: string;
-  status: "stored" | "queued";
+  status: "stored" | "queued" | "rejected";
 }
 
 /** The 202 answer of POST /v1/events. */

@@ -29,15 +29,32 @@ export const livePoint = z.object({
 });
 export type LivePoint = z.infer<typeof livePoint>;
 
+/** Where a lead's webhook delivery stands (`retrying`: failed at least once, will be tried again). */
+export const DIALER_STATES = ["pending", "retrying", "delivered", "stopped", "dead", "off"] as const;
+export const leadDialer = z.object({
+  status: z.enum(DIALER_STATES),
+  attempts: z.number(),
+  /** A short error class, never raw text ("timeout", "HTTP 500"). */
+  lastError: z.string().optional(),
+  deliveredAt: z.number().optional(),
+});
+export type LeadDialer = z.infer<typeof leadDialer>;
+
+/** Knocks and leads a fresh map gets: the last 24 hours (a manager's "today", whatever the time zone). */
+export const MARKS_MS = 24 * 3_600_000;
+
 export const liveKnock = z.object({
   id: z.string(),
   userId: z.string(),
   name: z.string().optional(),
-  lat: z.number(),
-  lng: z.number(),
+  /** Absent when the canvasser knocked without a position (an address only). */
+  lat: z.number().optional(),
+  lng: z.number().optional(),
+  accuracy: z.number().optional(),
   at: z.number(),
   outcome: z.enum(KNOCK_OUTCOMES),
   address: z.string().optional(),
+  notes: z.string().optional(),
 });
 export type LiveKnock = z.infer<typeof liveKnock>;
 
@@ -51,8 +68,17 @@ export const liveLead = z.object({
   at: z.number(),
   interest: z.enum(LEAD_INTEREST).optional(),
   address: z.string().optional(),
+  phone: z.string().optional(),
+  email: z.string().optional(),
+  notes: z.string().optional(),
+  dialer: leadDialer.optional(),
 });
 export type LiveLead = z.infer<typeof liveLead>;
+
+
+/** Knocks per person and outcome over the marks window: always complete, even when the knocks come in pages. */
+export const knockCounts = z.record(z.string(), z.partialRecord(z.enum(KNOCK_OUTCOMES), z.number()));
+export type KnockCounts = z.infer<typeof knockCounts>;
 
 /** What the queue panel needs of a team's figures. */
 export const liveQueue = queueFigures.pick({
@@ -62,6 +88,7 @@ export const liveQueue = queueFigures.pick({
   lastFlushRows: true,
   consecutiveFailures: true,
   lastError: true,
+  quarantinedTotal: true,
   dialer: true,
 });
 export type LiveQueue = z.infer<typeof liveQueue>;
@@ -74,17 +101,31 @@ export const snapshotMessage = z.object({
   serverTime: z.number(),
   users: z.array(livePoint),
   trails: z.record(z.string(), z.array(trailPoint)),
+  /** The newest knocks of the window, at most SNAPSHOT_KNOCKS; older ones: GET /v1/knocks?before=<at>. */
   knocks: z.array(liveKnock),
+  /** How many knocks the window holds in all (knocks.length < knocksTotal: fetch the rest in pages). */
+  knocksTotal: z.number(),
+  knockCounts,
+  /** Every lead of the window, positioned or not. */
   leads: z.array(liveLead),
   queue: liveQueue,
 });
 export type Snapshot = z.infer<typeof snapshotMessage>;
+/** Knocks in a snapshot; the page fetches older ones with GET /v1/knocks. */
+export const SNAPSHOT_KNOCKS = 5_000;
+/** GET /v1/knocks?before=<epoch ms>&limit=<n ≤ 5000>: a page of the window's knocks, newest first. */
+export const knocksPage = z.object({ knocks: z.array(liveKnock), next: z.number().nullable() });
+export type KnocksPage = z.infer<typeof knocksPage>;
 
 export const liveMessage = z.discriminatedUnion("type", [
   snapshotMessage,
   z.object({ type: z.literal("positions"), serverTime: z.number(), points: z.array(livePoint) }),
   z.object({ type: z.literal("knock"), serverTime: z.number(), knock: liveKnock }),
   z.object({ type: z.literal("lead"), serverTime: z.number(), lead: liveLead }),
+  /** A knock the canvasser undid (their `knock_undo` activity): remove it everywhere. */
+  z.object({ type: z.literal("unknock"), serverTime: z.number(), id: z.string(), userId: z.string() }),
+  /** A lead's dialer delivery moved on (delivered, retrying, dead…). */
+  z.object({ type: z.literal("lead_dialer"), serverTime: z.number(), id: z.string(), dialer: leadDialer }),
   z.object({ type: z.literal("queue"), serverTime: z.number(), queue: liveQueue }),
   z.object({ type: z.literal("pong") }),
   z.object({ type: z.literal("error"), code: z.string(), message: z.string() }),

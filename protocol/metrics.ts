@@ -15,10 +15,17 @@ export const queueFigures = z.object({
   acceptedTotal: z.number().int(),
   duplicatesTotal: z.number().int(),
   refusedTotal: z.number().int(),
+  /** Events Postgres refused for their content: in its rejected_events table, never retried. */
+  quarantinedTotal: z.number().int().default(0),
+  lastQuarantineAt: z.number().nullable().default(null),
   consecutiveFailures: z.number().int(),
   lastError: z.string().nullable(),
   lastErrorAt: z.number().nullable(),
   drainRowsPerS: z.number().nullable(),
+  /** The object's own meter (what Cloudflare bills): SQLite rows written and read, alarms set. */
+  storageRowsWritten: z.number().int().default(0),
+  storageRowsRead: z.number().int().default(0),
+  alarmsSet: z.number().int().default(0),
   /** The dialer outbox: leads waiting for (or given up on) webhook delivery. */
   dialer: z.object({
     configured: z.boolean(),

@@ -10,6 +10,7 @@ import { ApiError } from "./errors.ts";
 import { health } from "./health.ts";
 import { history } from "./history.ts";
 import { ingest } from "./ingest.ts";
+import { knocks } from "./knocks.ts";
 import { live } from "./live.ts";
 import { metrics } from "./metrics.ts";
 
@@ -33,6 +34,7 @@ app.use("*", async (c, next) => {
 app.route("/", health);
 app.route("/", ingest);
 app.route("/", live);
+app.route("/", knocks);
 app.route("/", history);
 app.route("/", metrics);
 app.route("/", admin);

@@ -24,12 +24,9 @@ bench.post("/v1/bench/naive-events", async (c, next) => {
   await withDb(c.env, async ({ client }) => {
     for (const event of valid) {
       const cols = COLUMNS[event.type];
-      const values = cols.map(([, type, value]) => {
-        const v = value({ teamId: claims.team, userId: claims.sub, receivedAt, event });
-        return type === "epoch" ? new Date(v as number).toISOString() : v;
-      });
+      const values = cols.map((c) => c.value({ teamId: claims.team, userId: claims.sub, receivedAt, event }));
       await client.query(
-        `INSERT INTO "${TABLE[event.type]}" (${cols.map(([n]) => `"${n}"`).join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")}) ON CONFLICT ("id") DO NOTHING`,
+        `INSERT INTO "${TABLE[event.type]}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map((c, i) => c.wire.select(`$${i + 1}::${c.wire.param}`)).join(", ")}) ON CONFLICT ("team_id", "id") DO NOTHING`,
         values,
       );
     }

@@ -1,37 +1,37 @@
 import { describe, expect, it } from "vitest";
 import { readTunables } from "../../durable-objects/config.ts";
-import { backoffMs, flushDueAt, retryAfterSeconds, updateDrainRate } from "../../durable-objects/flush-policy.ts";
+import { backoffMs, batchDueAt, flushDueAt, retryAfterSeconds, updateDrainRate } from "../../durable-objects/flush-policy.ts";
 
 const t = readTunables({});
 const now = 1_800_000_000_000;
 
+describe("batchDueAt", () => {
+  it("is the receive time plus the shortest max age over the batch's kinds", () => {
+    expect(batchDueAt(["location"], now, t)).toBe(now + 30_000);
+    expect(batchDueAt(["location", "knock", "activity"], now, t)).toBe(now + 5_000);
+    expect(batchDueAt(["lead"], now, t)).toBe(now);
+  });
+});
+
 describe("flushDueAt", () => {
   it("is null for an empty buffer", () => {
-    expect(flushDueAt({}, t, now)).toBeNull();
+    expect(flushDueAt({ events: 0, dueAt: null }, t, now)).toBeNull();
   });
 
   it("is now once the threshold is reached", () => {
-    expect(flushDueAt({ location: { rows: 999, oldestReceivedAt: now }, knock: { rows: 1, oldestReceivedAt: now } }, t, now)).toBe(now);
+    expect(flushDueAt({ events: 1_000, dueAt: now + 20_000 }, t, now)).toBe(now);
+    expect(flushDueAt({ events: 999, dueAt: now + 20_000 }, t, now)).toBe(now + 20_000);
   });
 
-  it("is the earliest per-kind deadline below the threshold", () => {
-    const pending = {
-      location: { rows: 10, oldestReceivedAt: now - 20_000 }, // due now + 10 s
-      knock: { rows: 1, oldestReceivedAt: now - 1_000 }, // due now + 4 s
-      activity: { rows: 3, oldestReceivedAt: now }, // due now + 30 s
-    };
-    expect(flushDueAt(pending, t, now)).toBe(now + 4_000);
-    expect(flushDueAt({ location: pending.location }, t, now)).toBe(now + 10_000);
-  });
-
-  it("treats a buffered lead as due at once", () => {
-    expect(flushDueAt({ lead: { rows: 1, oldestReceivedAt: now - 5 } }, t, now)).toBe(now - 5);
+  it("is now near the high-water mark even when it is below the threshold", () => {
+    const small = readTunables({ BUFFER_HIGH_WATER: "50" });
+    expect(flushDueAt({ events: 50, dueAt: now + 20_000 }, small, now)).toBe(now);
   });
 
   it("honours the configured ages", () => {
     const fast = readTunables({ LOCATION_MAX_AGE_S: "2", FLUSH_THRESHOLD_ROWS: "10" });
-    expect(flushDueAt({ location: { rows: 1, oldestReceivedAt: now } }, fast, now)).toBe(now + 2_000);
-    expect(flushDueAt({ location: { rows: 10, oldestReceivedAt: now } }, fast, now)).toBe(now);
+    expect(flushDueAt({ events: 1, dueAt: batchDueAt(["location"], now, fast) }, fast, now)).toBe(now + 2_000);
+    expect(flushDueAt({ events: 10, dueAt: now + 2_000 }, fast, now)).toBe(now);
   });
 });
 

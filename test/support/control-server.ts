@@ -29,7 +29,7 @@ export interface ReceivedWebhook {
  */
 function dialerReceiver(secret: string) {
   const received: ReceivedWebhook[] = [];
-  const scripts = new Map<string, { statuses: number[]; otherwise: number }>();
+  const scripts = new Map<string, { statuses: number[]; otherwise: number; delayMs: number }>();
   const verifier = new Webhook(secret);
   return {
     receive(headers: http.IncomingHttpHeaders, body: string): number {
@@ -46,15 +46,18 @@ function dialerReceiver(secret: string) {
       received.push({ webhookId, headers: flat, body, verified, answered, at: Date.now() });
       return answered;
     },
-    script(leadId: string, statuses: number[], otherwise = 200) {
-      scripts.set(leadId, { statuses: [...statuses], otherwise });
+    script(leadId: string, statuses: number[], otherwise = 200, delayMs = 0) {
+      scripts.set(leadId, { statuses: [...statuses], otherwise, delayMs });
     },
+    /** A slow dialer: how long to sit on this lead's request before answering. */
+    delayFor: (leadId: string) => scripts.get(leadId)?.delayMs ?? 0,
     receivedFor: (leadId: string) => received.filter((r) => r.webhookId === leadId),
   };
 }
 
 export async function startControlServer(opts: { port: number; databaseUrl: string; faultProxy: FaultProxy; redisUrl: string; dialerSecret: string }) {
   const dialer = dialerReceiver(opts.dialerSecret);
+  let hung = 0;
   const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 4 });
   pool.on("error", () => {});
   const server = http.createServer(async (req, res) => {
@@ -68,16 +71,25 @@ export async function startControlServer(opts: { port: number; databaseUrl: stri
       const raw = Buffer.concat(chunks).toString("utf8");
       const url = new URL(req.url ?? "/", "http://control");
       if (req.method === "POST" && url.pathname === "/dialer/hook") {
+        const delay = dialer.delayFor(String(req.headers["webhook-id"] ?? ""));
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
         res.writeHead(dialer.receive(req.headers, raw), { "Content-Type": "application/json" });
         return res.end("{}");
       }
+      // A service that takes requests and never answers (a hung Redis): counts what it swallowed.
+      if (url.pathname.startsWith("/hang/") && url.pathname !== "/hang/seen") {
+        hung += 1;
+        req.on("close", () => undefined);
+        return;
+      }
+      if (url.pathname === "/hang/seen") return send(200, { hung });
       if (req.method === "GET" && url.pathname === "/dialer/received") {
         return send(200, dialer.receivedFor(url.searchParams.get("leadId") ?? ""));
       }
       const body = z.record(z.string(), z.unknown()).parse(raw ? JSON.parse(raw) : {});
       switch (`${req.method} ${url.pathname}`) {
         case "POST /dialer/script":
-          dialer.script(String(body.leadId), (body.statuses as number[]) ?? [], (body.otherwise as number | undefined) ?? 200);
+          dialer.script(String(body.leadId), (body.statuses as number[]) ?? [], (body.otherwise as number | undefined) ?? 200, Number(body.delayMs ?? 0));
           return send(200, { ok: true });
         case "POST /sql": {
           const result = await pool.query(String(body.sql), (body.params as unknown[]) ?? []);
@@ -100,6 +112,7 @@ export async function startControlServer(opts: { port: number; databaseUrl: stri
   return {
     port: (server.address() as AddressInfo).port,
     close: async () => {
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.end();
     },

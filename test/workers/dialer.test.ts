@@ -156,7 +156,11 @@ describe("leads to the dialer", () => {
     const team = newTeam();
     const lead = leadEvent({ name: "Pull Me" });
     await postEvents(await tokenFor(team), [lead]);
-    const list = await redisFrom(env)!.lrange<{ type: string; data: { id: string; name: string } }>(redisKeys(env).dialerPull(team), 0, -1);
+    // Pushed after the answer (Redis never holds a phone): wait for it.
+    const list = await waitFor(async () => {
+      const l = await redisFrom(env)!.lrange<{ type: string; data: { id: string; name: string } }>(redisKeys(env).dialerPull(team), 0, -1);
+      return l.length > 0 ? l : undefined;
+    }, { what: "the pull list" });
     expect(list.map((b) => [b.type, b.data.id, b.data.name])).toEqual([["lead.created", lead.id, "Pull Me"]]);
   });
 });

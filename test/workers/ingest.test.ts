@@ -115,16 +115,22 @@ describe("POST /v1/events", () => {
     }
   });
 
-  it("429 with Retry-After once a device passes RATE_LIMIT_PER_MIN requests a minute", async () => {
-    const token = await tokenFor(newTeam(), "field", `busy-${crypto.randomUUID()}`);
-    const limit = Number(env.RATE_LIMIT_PER_MIN);
-    for (let i = 0; i < limit; i++) expect((await postEvents(token, [locationEvent()])).status).toBe(202);
-    const res = await postEvents(token, [locationEvent()]);
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
-    expect(await res.json()).toMatchObject({ error: { code: "rate_limited" } });
-    // Another device of the same team is not affected.
-    expect((await postEvents(await tokenFor(newTeam(), "field"), [locationEvent()])).status).toBe(202);
+  it("429 with Retry-After (the binding's period) once a device passes its limit, keyed per device without ambiguity", async () => {
+    const team = newTeam();
+    const token = await tokenFor(`${team}:rl`, "field", `d1`);
+    let res: Response | null = null;
+    // wrangler.toml: 20 requests per 10 s per device.
+    for (let i = 0; i < 21; i++) {
+      res = await postEvents(token, [locationEvent()]);
+      if (res.status === 429) break;
+      expect(res.status).toBe(202);
+    }
+    expect(res!.status).toBe(429);
+    expect(res!.headers.get("Retry-After")).toBe("10");
+    expect(await res!.json()).toMatchObject({ error: { code: "rate_limited" } });
+    // Team "X" user "rl:d1" once shared a bucket with team "X:rl" user "d1"; another device is not affected either.
+    expect((await postEvents(await tokenFor(team, "field", "rl:d1"), [locationEvent()])).status).toBe(202);
+    expect((await postEvents(await tokenFor(team, "field"), [locationEvent()])).status).toBe(202);
   });
 
   it("takes team and user from the token only", async () => {
