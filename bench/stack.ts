@@ -1,31 +1,25 @@
 /**
- * A throwaway fieldpulse for benchmarks and drills: a fresh database `fieldpulse_bench_<rand>` on the
- * machine's Postgres (127.0.0.1:5432; embedded PGlite when there is none), migrated; the Neon WebSocket
- * proxy; the Upstash REST server over Redis (own REDIS_PREFIX); a dialer that answers 204; and `wrangler dev`
- * bound to them, restartable with other vars. `stop()` tears everything down, and so does a watchdog
+ * A throwaway fieldpulse for benchmarks and drills, on the shared local stack (dev/stack.ts): a fresh database
+ * `fieldpulse_bench_<rand>` on the machine's Postgres (embedded PGlite when there is none), its own REDIS_PREFIX,
+ * a dialer that answers 204, and `wrangler dev` restartable with other vars. Adds what benches read: tokens,
+ * queue figures, waiting for a drained buffer, SQL. `stop()` tears everything down, and so does a watchdog
  * after `maxLifetimeMs` and the process exiting: a bench never leaves a wrangler behind.
  */
-import { deleteKeys } from "../dev/redis-keys.ts";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import { createServer, type Server } from "node:http";
 import os from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
-import { migrateDatabase } from "../dev/migrate.ts";
-import { canConnect } from "../dev/net.ts";
-import { startUpstashServer } from "../dev/upstash-server.ts";
-import { startWsProxy, type WsProxy } from "../dev/ws-proxy.ts";
+import path from "node:path";
+import { pickPostgres, ROOT, startStack } from "../dev/stack.ts";
+import { WranglerDev } from "../dev/wrangler.ts";
+import type { WsProxy } from "../dev/ws-proxy.ts";
 import { signToken, type Role } from "../protocol/auth.ts";
 import type { QueueFigures } from "../protocol/metrics.ts";
-import { WranglerDev } from "./wrangler.ts";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export { ROOT };
 
 export interface BenchStackOptions {
-  /** Where CREATE/DROP DATABASE runs; default postgres://postgres@127.0.0.1:5432/postgres. */
+  /** Where CREATE/DROP DATABASE runs; default the machine's server (PGHOST/PGPORT/PGUSER, else postgres@127.0.0.1:5432). */
   adminUrl?: string;
   embedded?: boolean;
   redisUrl?: string;
@@ -75,8 +69,6 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-const DEFAULT_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres";
-
 async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   client.on("error", () => {});
@@ -88,164 +80,79 @@ async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): P
   }
 }
 
-/** A dialer stand-in: every lead delivery succeeds, so the outbox behaves as in production. */
-async function startDialer(): Promise<{ url: string; secret: string; close: () => Promise<void> }> {
-  const server: Server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => res.writeHead(204).end());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}/dialer`,
-    secret: `whsec_${randomBytes(24).toString("base64")}`,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
-}
-
 export async function startBenchStack(options: BenchStackOptions = {}): Promise<BenchStack> {
   const log = options.log ?? (() => {});
-  const stops: (() => Promise<void>)[] = [];
   const suffix = randomBytes(4).toString("hex");
   const authSecret = `bench-${randomBytes(16).toString("hex")}`;
   const redisPrefix = `fp-bench-${suffix}`;
+  const base = await startStack({
+    postgres: await pickPostgres({ database: `fieldpulse_bench_${suffix}`, adminUrl: options.adminUrl, embedded: options.embedded }),
+    redis: { url: options.redisUrl, mode: "optional" },
+    redisPrefix,
+    upstashToken: `bench-${suffix}`,
+    authSecret,
+    acceptingDialer: true,
+    maxLifetimeMs: options.maxLifetimeMs ?? 20 * 60_000,
+    log,
+  });
   const tempDir = (name: string) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), name));
-    stops.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+    base.onStop(() => fs.rmSync(dir, { recursive: true, force: true }));
     return dir;
   };
   const persistDir = tempDir("fieldpulse-bench-");
+  // An assets directory of our own (empty: benches need no pages): a rebuild of dist/web must not reload this wrangler.
   const assetsDir = tempDir("fieldpulse-bench-assets-");
   const wrangler = new WranglerDev(ROOT);
-  // Whatever ends this process, wrangler and workerd go with it.
-  const killNow = () => wrangler.killNow();
-  process.once("exit", killNow);
+  const { url: databaseUrl, database, adminUrl: statsAdminUrl } = base.postgres;
+  const postgresMode = base.postgres.mode === "embedded" ? "embedded" : "server";
 
-  let stopping: Promise<void> | null = null;
-  const stopAll = () => {
-    stopping ??= (async () => {
-      clearTimeout(watchdog);
-      await wrangler.stop().catch(() => {});
-      for (const stop of stops.reverse()) await stop().catch((err) => log(`teardown: ${String(err)}`));
-      process.off("exit", killNow);
-    })();
-    return stopping;
-  };
-  const lifetime = options.maxLifetimeMs ?? 20 * 60_000;
-  const watchdog = setTimeout(() => {
-    log(`bench stack: lifetime of ${lifetime / 60_000} min reached; stopping it`);
-    void stopAll();
-  }, lifetime);
-  watchdog.unref();
+  const stack: BenchStack = {
+    get url() {
+      return wrangler.url;
+    },
+    authSecret, databaseUrl, database, postgresMode, proxy: base.proxy, redisPrefix, persistDir,
 
-  try {
-    // Postgres: a fresh database on the server, else an in-memory PGlite.
-    const adminUrl = options.adminUrl ?? DEFAULT_ADMIN_URL;
-    const admin = new URL(adminUrl);
-    let databaseUrl: string, database: string, postgresMode: "server" | "embedded", statsAdminUrl: string;
-    if (!options.embedded && (await canConnect(admin.hostname, Number(admin.port || 5432)))) {
-      database = `fieldpulse_bench_${suffix}`;
-      await withClient(adminUrl, (c) => c.query(`CREATE DATABASE "${database}"`));
-      stops.push(() => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).then(() => {}));
-      const u = new URL(adminUrl);
-      u.pathname = `/${database}`;
-      databaseUrl = u.href;
-      postgresMode = "server";
-      statsAdminUrl = adminUrl;
-    } else {
-      const pgl = await startEmbeddedPostgres({ log: () => {} });
-      stops.push(() => pgl.close());
-      databaseUrl = statsAdminUrl = pgl.url;
-      database = "postgres";
-      postgresMode = "embedded";
-    }
-    await migrateDatabase(databaseUrl);
-    log(`postgres: ${postgresMode === "server" ? `database ${database} on ${admin.host}` : "embedded PGlite"}`);
+    async startWorker(opts: WorkerOptions = {}) {
+      await base.startWorker({ vars: opts.vars, persistTo: opts.persistTo ?? persistDir, assetsDir, logLevel: opts.logLevel }, wrangler);
+      const shown = Object.entries(opts.vars ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
+      log(`wrangler dev on ${wrangler.url}${shown ? ` (${shown})` : ""}`);
+    },
+    stopWorker: (signal) => wrangler.stop(signal),
+    waitForOutput: (pattern, timeoutMs) => wrangler.waitForOutput(pattern, timeoutMs),
+    output: () => wrangler.output(),
+    onOutputLine: (listener, result) => wrangler.onOutputLine(listener, result),
+    reloads: () => wrangler.reloads(),
 
-    const proxy = await startWsProxy({ port: 0, log: () => {} });
-    stops.push(() => proxy.close());
+    token: (team, user, role = "field", name) => signToken({ team, sub: user, role, ...(name ? { name } : {}), ttlSeconds: 24 * 3600 }, authSecret),
 
-    const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-    const r = new URL(redisUrl);
-    let upstash: { url: string; token: string } | null = null;
-    if (await canConnect(r.hostname, Number(r.port || 6379))) {
-      const token = `bench-${suffix}`;
-      const server = await startUpstashServer({ redisUrl, token, port: 0, log: () => {} });
-      stops.push(() => server.close());
-      stops.push(() => deleteKeys(redisUrl, `${redisPrefix}:*`));
-      upstash = { url: server.url, token };
-    } else {
-      log(`redis: nothing at ${redisUrl}; rate limiting and the cron's dirty set are off in this run`);
-    }
+    triggerCron: (timeoutMs = 60_000) => wrangler.triggerCron(timeoutMs),
 
-    const dialer = await startDialer();
-    stops.push(() => dialer.close());
+    async figures(team) {
+      const token = await stack.token(team, "bench-manager", "manager");
+      const res = await fetch(`${wrangler.url}/v1/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+      if (!res.ok) throw new Error(`GET /v1/metrics: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { teams: QueueFigures[] }).teams[0]!;
+    },
 
-    const bindings: Record<string, string> = {
-      DATABASE_URL: databaseUrl,
-      NEON_WS_PROXY: `127.0.0.1:${proxy.port}`,
-      UPSTASH_REDIS_REST_URL: upstash?.url ?? "",
-      UPSTASH_REDIS_REST_TOKEN: upstash?.token ?? "",
-      AUTH_SECRET: authSecret,
-      DIALER_WEBHOOK_URL: dialer.url,
-      DIALER_WEBHOOK_SECRET: dialer.secret,
-      REDIS_PREFIX: redisPrefix,
-    };
-
-    const stack: BenchStack = {
-      get url() {
-        return wrangler.url;
-      },
-      authSecret, databaseUrl, database, postgresMode, proxy, redisPrefix, persistDir,
-
-      async startWorker(opts: WorkerOptions = {}) {
-        await wrangler.start({ vars: { ...bindings, ...opts.vars }, persistTo: opts.persistTo ?? persistDir, assetsDir, logLevel: opts.logLevel });
-        const shown = Object.entries(opts.vars ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
-        log(`wrangler dev on ${wrangler.url}${shown ? ` (${shown})` : ""}`);
-      },
-      stopWorker: (signal) => wrangler.stop(signal),
-      waitForOutput: (pattern, timeoutMs) => wrangler.waitForOutput(pattern, timeoutMs),
-      output: () => wrangler.output(),
-      onOutputLine: (listener, result) => wrangler.onOutputLine(listener, result),
-      reloads: () => wrangler.reloads(),
-
-      token: (team, user, role = "field", name) => signToken({ team, sub: user, role, ...(name ? { name } : {}), ttlSeconds: 24 * 3600 }, authSecret),
-
-      async triggerCron(timeoutMs = 60_000) {
-        const res = await fetch(`${wrangler.url}/__scheduled?cron=*+*+*+*+*`, { signal: AbortSignal.timeout(timeoutMs) });
-        await res.text();
-      },
-
-      async figures(team) {
-        const token = await stack.token(team, "bench-manager", "manager");
-        const res = await fetch(`${wrangler.url}/v1/metrics`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
-        if (!res.ok) throw new Error(`GET /v1/metrics: ${res.status} ${await res.text()}`);
-        return ((await res.json()) as { teams: QueueFigures[] }).teams[0]!;
-      },
-
-      async waitDrained(team, timeoutMs, cronEveryMs = 0) {
-        const t0 = Date.now();
-        let lastCron = 0;
-        for (;;) {
-          const f = await stack.figures(team).catch(() => null);
-          if (f && f.depth === 0) return Date.now() - t0;
-          if (Date.now() - t0 > timeoutMs) throw new Error(`team ${team} still buffers ${f?.depth ?? "?"} rows after ${timeoutMs} ms (last error: ${f?.lastError ?? "none"})`);
-          if (cronEveryMs > 0 && Date.now() - lastCron >= cronEveryMs) {
-            lastCron = Date.now();
-            await stack.triggerCron().catch(() => {});
-          }
-          await new Promise((res) => setTimeout(res, 200));
+    async waitDrained(team, timeoutMs, cronEveryMs = 0) {
+      const t0 = Date.now();
+      let lastCron = 0;
+      for (;;) {
+        const f = await stack.figures(team).catch(() => null);
+        if (f && f.depth === 0) return Date.now() - t0;
+        if (Date.now() - t0 > timeoutMs) throw new Error(`team ${team} still buffers ${f?.depth ?? "?"} rows after ${timeoutMs} ms (last error: ${f?.lastError ?? "none"})`);
+        if (cronEveryMs > 0 && Date.now() - lastCron >= cronEveryMs) {
+          lastCron = Date.now();
+          await stack.triggerCron().catch(() => {});
         }
-      },
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    },
 
-      query: (sql, params = []) => withClient(databaseUrl, async (c) => (await c.query(sql, params)).rows),
-      adminQuery: (sql, params = []) => withClient(statsAdminUrl, async (c) => (await c.query(sql, params)).rows),
-      stop: stopAll,
-    };
-    return stack;
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
+    query: (sql, params = []) => withClient(databaseUrl, async (c) => (await c.query(sql, params)).rows),
+    adminQuery: (sql, params = []) => withClient(statsAdminUrl, async (c) => (await c.query(sql, params)).rows),
+    stop: () => base.stop(),
+  };
+  return stack;
 }
-

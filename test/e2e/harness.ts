@@ -1,14 +1,13 @@
 /**
- * Browser tests drive the real system: `wrangler dev` (real workerd, the built web/ assets) bound to the
- * run's Postgres, proxy and Upstash server (test/support/stack.ts), and the system's Chromium.
+ * Browser tests drive the real system: `wrangler dev` (real workerd, the built web/ assets; dev/wrangler.ts)
+ * bound to the run's Postgres, proxy and Upstash server (test/support/stack.ts), and the system's Chromium.
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import pg from "pg";
-import { freePort } from "../../dev/net.ts";
+import { WranglerDev } from "../../dev/wrangler.ts";
 import { signToken, type Role } from "../../protocol/auth.ts";
 import { planStack, workerBindings, type StackPlan } from "../support/stack.ts";
 
@@ -40,50 +39,20 @@ export interface WorkerOptions {
 export async function startWorkerWith({ vars = {}, privateAssets = false }: WorkerOptions): Promise<RunningWorker> {
   const plan = await planStack();
   if (!fs.existsSync(path.join(ROOT, "dist/web/index.html"))) throw new Error("dist/web is not built (the test global setup builds it)");
-  const port = await freePort();
   const state = fs.mkdtempSync(path.join(os.tmpdir(), "fieldpulse-e2e-"));
-  const all = { ...workerBindings(plan), ...vars };
-  const assetArgs = privateAssets ? ["--assets", await copyBuiltWeb(path.join(state, "web"))] : [];
-  const child = spawn(
-    path.join(ROOT, "node_modules/.bin/wrangler"),
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
-      "--inspector-port", String(await freePort()), "--persist-to", state, "--log-level", "warn", ...assetArgs,
-      ...Object.entries(all).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
-    {
-      cwd: ROOT,
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", XDG_CONFIG_HOME: path.join(state, "config") },
-    },
-  );
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
+  const wrangler = new WranglerDev(ROOT);
   const stop = async () => {
-    if (child.exitCode === null && child.pid) {
-      const exited = new Promise((r) => child.once("exit", r));
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        /* gone */
-      }
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
-    }
+    await wrangler.stop();
     fs.rmSync(state, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev did not become healthy in 60 s:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    const assetsDir = privateAssets ? await copyBuiltWeb(path.join(state, "web")) : undefined;
+    await wrangler.start({ vars: { ...workerBindings(plan), ...vars }, persistTo: state, assetsDir });
+  } catch (err) {
+    await stop();
+    throw err;
   }
-  return { url, plan, stop, output: () => output };
+  return { url: wrangler.url, plan, stop, output: () => wrangler.output() };
 }
 
 /** Copy dist/web to `dir`, retrying while a concurrent build has it half-written (every page's assets present). */

@@ -1,17 +1,18 @@
 /**
  * The real parts the tests run against, planned once per `vitest` run (in vitest.config.ts, so the
- * Worker's bindings can name their ports) and started by globalSetup (test/support/global-setup.ts).
+ * Worker's bindings can name their ports) and started by globalSetup (test/support/global-setup.ts)
+ * with the shared local stack (dev/stack.ts).
  */
 import { randomBytes } from "node:crypto";
-import { canConnect, freePort } from "../../dev/net.ts";
+import { freePort } from "../../dev/net.ts";
+import { pickPostgres, postgresUrl, workerVars, type PostgresChoice } from "../../dev/stack.ts";
 
 export interface StackPlan {
   postgres: {
     /** "server": the machine's PostgreSQL (a fresh database per run); "embedded": PGlite in memory. */
     mode: "server" | "embedded";
-    host: string;
-    port: number;
-    user: string;
+    /** What dev/stack.ts starts. */
+    choice: PostgresChoice;
     database: string;
     /** Where CREATE/DROP DATABASE is run (server mode). */
     adminUrl: string;
@@ -39,26 +40,15 @@ export async function planStack(): Promise<StackPlan> {
   const existing = process.env[PLAN_ENV];
   if (existing) return JSON.parse(existing) as StackPlan;
 
-  const host = process.env.PGHOST ?? "127.0.0.1";
-  const serverPort = Number(process.env.PGPORT ?? 5432);
-  const user = process.env.PGUSER ?? "postgres";
-  const serverUp = process.env.FIELDPULSE_TEST_EMBEDDED_PG !== "1" && (await canConnect(host, serverPort));
   const suffix = randomBytes(4).toString("hex");
-  const postgres: StackPlan["postgres"] = serverUp
-    ? {
-        mode: "server",
-        host,
-        port: serverPort,
-        user,
-        database: `fieldpulse_test_${suffix}`,
-        adminUrl: `postgres://${user}@${host}:${serverPort}/postgres`,
-        url: `postgres://${user}@${host}:${serverPort}/fieldpulse_test_${suffix}`,
-      }
-    : await (async () => {
-        const port = await freePort();
-        const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
-        return { mode: "embedded" as const, host: "127.0.0.1", port, user: "postgres", database: "postgres", adminUrl: url, url };
-      })();
+  const picked = await pickPostgres({ database: `fieldpulse_test_${suffix}`, embedded: process.env.FIELDPULSE_TEST_EMBEDDED_PG === "1" });
+  // Embedded: the port is fixed now, so the Worker's DATABASE_URL can name it before the stack starts.
+  const choice: PostgresChoice = picked.mode === "embedded" ? { mode: "embedded", port: await freePort() } : picked;
+  const url = postgresUrl(choice);
+  const postgres: StackPlan["postgres"] =
+    choice.mode === "server"
+      ? { mode: "server", choice, database: choice.database, adminUrl: choice.adminUrl, url }
+      : { mode: "embedded", choice, database: "postgres", adminUrl: url, url };
 
   const plan: StackPlan = {
     postgres,
@@ -79,15 +69,13 @@ export async function planStack(): Promise<StackPlan> {
 
 /** The Worker's bindings in tests: same names as production, pointing at the local stand-ins. */
 export function workerBindings(plan: StackPlan, proxyPort = plan.proxyPort): Record<string, string> {
-  return {
-    DATABASE_URL: plan.postgres.url,
-    NEON_WS_PROXY: `127.0.0.1:${proxyPort}`,
-    UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${plan.upstashPort}`,
-    UPSTASH_REDIS_REST_TOKEN: plan.upstashToken,
-    AUTH_SECRET: plan.authSecret,
+  return workerVars({
+    databaseUrl: plan.postgres.url,
+    proxyPort,
+    upstash: { url: `http://127.0.0.1:${plan.upstashPort}`, token: plan.upstashToken },
+    redisPrefix: plan.redisPrefix,
+    authSecret: plan.authSecret,
     // The control server's dialer stand-in: verifies signatures, answers as a test scripts it.
-    DIALER_WEBHOOK_URL: `http://127.0.0.1:${plan.controlPort}/dialer/hook`,
-    DIALER_WEBHOOK_SECRET: plan.dialerSecret,
-    REDIS_PREFIX: plan.redisPrefix,
-  };
+    dialer: { url: `http://127.0.0.1:${plan.controlPort}/dialer/hook`, secret: plan.dialerSecret },
+  });
 }

@@ -1,6 +1,7 @@
 /**
  * One `wrangler dev` in its own process group (so stopping it stops workerd too), with its output kept
  * line by line: benches read the Worker's log lines, the crash drill waits for one and SIGKILLs the group.
+ * Used by `npm run dev`, the bench and the browser tests (through dev/stack.ts or directly).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -11,11 +12,23 @@ const READY_MS = 90_000;
 
 export interface WranglerStart {
   vars: Record<string, string>;
+  /** Durable Object state; wrangler's own config and logs go to `<persistTo>/config`. */
   persistTo: string;
-  /** An assets directory of our own: others rebuilding dist/web must not make this wrangler reload. */
-  assetsDir: string;
+  /** Default: a free port. */
+  port?: number;
+  /**
+   * An assets directory of our own: others rebuilding dist/web must not make this wrangler reload.
+   * Default: wrangler.toml's (dist/web).
+   */
+  assetsDir?: string;
   /** "log" shows the Worker's own console.log lines; "warn" keeps a busy bench quiet. */
   logLevel?: "log" | "info" | "warn" | "error";
+  /** Also write everything wrangler prints here (npm run dev shows it on the terminal). */
+  echo?: (chunk: string) => void;
+  /** Run the cron this often, as the platform does every minute (wrangler dev runs it only on request). */
+  cronEveryMs?: number;
+  /** Called when wrangler exits without stop() having been asked. */
+  onUnexpectedExit?: (code: number | null) => void;
 }
 
 export class WranglerDev {
@@ -25,6 +38,8 @@ export class WranglerDev {
   private partial = "";
   private reloadCount = 0;
   private listeners: ((line: string) => void)[] = [];
+  private cron: NodeJS.Timeout | undefined;
+  private stopping = false;
 
   constructor(private readonly root: string) {}
 
@@ -34,15 +49,16 @@ export class WranglerDev {
 
   async start(opts: WranglerStart): Promise<void> {
     if (this.running()) throw new Error("wrangler dev is already running");
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
+    this.stopping = false;
     this.text = "";
     this.partial = "";
     this.reloadCount = 0;
     const proc = spawn(
       path.join(this.root, "node_modules/.bin/wrangler"),
       ["dev", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
-        "--inspector-port", String(await freePort()), "--persist-to", opts.persistTo, "--assets", opts.assetsDir,
-        "--log-level", opts.logLevel ?? "warn", ...Object.entries(opts.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
+        "--inspector-port", String(await freePort()), "--persist-to", opts.persistTo,
+        ...(opts.assetsDir ? ["--assets", opts.assetsDir] : []), "--log-level", opts.logLevel ?? "warn", ...Object.entries(opts.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
       {
         cwd: this.root,
         detached: true,
@@ -51,7 +67,11 @@ export class WranglerDev {
       },
     );
     this.child = proc;
-    const onData = (d: Buffer) => this.take(d.toString("utf8"));
+    const onData = (d: Buffer) => {
+      const chunk = d.toString("utf8");
+      opts.echo?.(chunk);
+      this.take(chunk);
+    };
     proc.stdout!.on("data", onData);
     proc.stderr!.on("data", onData);
     this.url = `http://127.0.0.1:${port}`;
@@ -59,18 +79,34 @@ export class WranglerDev {
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`wrangler dev exited (${proc.exitCode ?? proc.signalCode}):\n${this.text.slice(-4000)}`);
       const ok = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok).catch(() => false);
-      if (ok) return;
+      if (ok) break;
       if (Date.now() > deadline) {
         await this.stop("SIGKILL");
         throw new Error(`wrangler dev did not answer /healthz within ${READY_MS / 1000} s:\n${this.text.slice(-4000)}`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
+    proc.once("exit", (code) => {
+      clearInterval(this.cron);
+      if (!this.stopping) opts.onUnexpectedExit?.(code);
+    });
+    if (opts.cronEveryMs) {
+      this.cron = setInterval(() => void this.triggerCron().catch(() => undefined), opts.cronEveryMs);
+      this.cron.unref();
+    }
+  }
+
+  /** GET /__scheduled: run the Worker's `scheduled()` now (flush dirty teams, publish figures). */
+  async triggerCron(timeoutMs = 60_000): Promise<void> {
+    const res = await fetch(`${this.url}/__scheduled?cron=*+*+*+*+*`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.text();
   }
 
   /** Signal the whole process group and wait until every member is gone (SIGKILL after 8 s). */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const proc = this.child;
+    this.stopping = true;
+    clearInterval(this.cron);
     if (!proc?.pid || !this.running()) return;
     const exited = new Promise((r) => proc.once("exit", r));
     if (!signalGroup(proc.pid, signal)) return;
