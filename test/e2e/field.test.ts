@@ -20,6 +20,7 @@ interface AppSettings {
   fix?: { minDistanceM?: number; minIntervalS?: number };
   send?: { sendAtCount?: number; maxAgeS?: { location?: number; knock?: number; activity?: number } };
   undoS?: number;
+  phoneRegion?: string;
 }
 
 interface OpenApp {
@@ -29,6 +30,8 @@ interface OpenApp {
   user: string;
   /** Every POST /v1/events the app made (page or service worker): when, and the event ids it carried. */
   posts: { at: number; ids: string[]; from: "page" | "sw" }[];
+  /** The events of each of those POSTs, as sent. */
+  bodies: Record<string, unknown>[][];
   /** Answers to those POSTs. */
   answers: { at: number; status: number; retryAfter: string | null; body: unknown; ids: string[] }[];
   errors: string[];
@@ -38,6 +41,8 @@ declare global {
   interface Window {
     /** The app's hooks (web/field/main.ts). */
     __fieldpulse?: { outboxCount(): Promise<number>; enqueueUnchecked(event: { id: string; type: string }): Promise<void>; sendNow(): Promise<void> };
+    /** The day view's map (web/field/day-map.ts). */
+    __dayMap?: import("maplibre-gl").Map;
   }
 }
 
@@ -64,13 +69,20 @@ describe("field PWA", () => {
   });
 
   async function openApp(
-    opts: { settings?: AppSettings; server?: RunningWorker; token?: string; geolocation?: boolean; user?: string } = {},
+    opts: {
+      settings?: AppSettings; server?: RunningWorker; token?: string; geolocation?: boolean; user?: string;
+      locale?: string; timezoneId?: string; viewport?: { width: number; height: number }; fixedTime?: number;
+    } = {},
   ): Promise<OpenApp> {
     const server = opts.server ?? worker;
     const team = newTeam();
     const user = opts.user ?? `canvasser-${Math.random().toString(36).slice(2, 8)}`;
-    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true });
+    const context = await browser.newContext({
+      viewport: opts.viewport ?? { width: 360, height: 740 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true,
+      locale: opts.locale ?? "en-US", ...(opts.timezoneId ? { timezoneId: opts.timezoneId } : {}),
+    });
     contexts.push(context);
+    if (opts.fixedTime !== undefined) await context.clock.setFixedTime(opts.fixedTime);
     // Granting some permissions denies the rest: name every one the app uses (geolocation only if wanted).
     const permissions = ["screen-wake-lock", "background-sync", ...(opts.geolocation === false ? [] : ["geolocation"])];
     await context.grantPermissions(permissions, { origin: server.url });
@@ -83,11 +95,13 @@ describe("field PWA", () => {
       }
     }, JSON.stringify(opts.settings ?? {}));
     const page = await context.newPage();
-    const app: OpenApp = { context, page, team, user, posts: [], answers: [], errors: [] };
+    const app: OpenApp = { context, page, team, user, posts: [], bodies: [], answers: [], errors: [] };
     page.on("pageerror", (err) => app.errors.push(String(err)));
     // On the context, so that the service worker's Background Sync sends are counted too.
     context.on("request", (req) => {
-      if (req.method() === "POST" && req.url().endsWith("/v1/events")) app.posts.push({ at: Date.now(), ids: idsOf(req), from: req.serviceWorker() ? "sw" : "page" });
+      if (req.method() !== "POST" || !req.url().endsWith("/v1/events")) return;
+      app.posts.push({ at: Date.now(), ids: idsOf(req), from: req.serviceWorker() ? "sw" : "page" });
+      app.bodies.push((JSON.parse(req.postData() ?? "{}") as { events?: Record<string, unknown>[] }).events ?? []);
     });
     context.on("response", async (res) => {
       const req = res.request();
@@ -181,7 +195,7 @@ describe("field PWA", () => {
     await saveLead(page, { name: " ", email: "not-an-email" });
     await expect.poll(() => page.locator('[data-error-for="name"]').textContent()).toBe("Name is required");
     expect(await page.locator('[data-error-for="email"]').textContent()).toBe("Email is not an email address");
-    await saveLead(page, { name: "Jamie Doe", phone: "+1 555 0100", email: "jamie@example.com", interest: "hot" });
+    await saveLead(page, { name: "Jamie Doe", phone: "+1 202 555 0100", email: "jamie@example.com", interest: "hot" });
     await waitAttr(page, "unsentLead", "1");
     await waitAttr(page, "unsent", "4");
 
@@ -267,7 +281,7 @@ describe("field PWA", () => {
       await waitAttr(page, "online", "0");
       await knock(page, "no_answer");
       await knock(page, "interested");
-      await saveLead(page, { name: "Pat Lee", phone: "555 0199", interest: "warm" });
+      await saveLead(page, { name: "Pat Lee", phone: "+1 202 555 0199", interest: "warm" });
       await waitAttr(page, "unsent", "3");
       await post(Array.from({ length: 8 }, (_, i) => ({ id: crypto.randomUUID(), type: "location", at: Date.now(), lat: 1 + i / 1000, lng: 2 })));
       await context.setOffline(false);
@@ -391,5 +405,222 @@ describe("field PWA", () => {
     await page.locator("#send-now").click();
     await page.waitForFunction(() => document.body.dataset.senderState === "sign-in");
     expect(app.posts.length).toBe(requests);
+  });
+
+  // ---- Issue 14: the thumb zone, knocks without GPS, phone numbers, locale, the day view ----
+
+  const VIEWPORTS = [{ width: 360, height: 640 }, { width: 390, height: 844 }] as const;
+  type Box = { x: number; y: number; width: number; height: number };
+
+  /** The first outcome's box at each viewport, after checking that all six are on screen and on top. */
+  async function thumbBoxes(page: Page): Promise<Box[]> {
+    const boxes: Box[] = [];
+    for (const viewport of VIEWPORTS) {
+      await page.setViewportSize(viewport);
+      const seen = await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>("#outcomes button")].map((b) => {
+        const r = b.getBoundingClientRect();
+        const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        return { x: r.x, y: r.y, width: r.width, height: r.height, right: r.right, bottom: r.bottom, onTop: top === b || b.contains(top), vw: innerWidth, vh: innerHeight };
+      }));
+      expect(seen).toHaveLength(6);
+      for (const b of seen) {
+        // Fully inside the viewport and not covered by anything (banner, toast, status).
+        expect(b.x).toBeGreaterThanOrEqual(0);
+        expect(b.y).toBeGreaterThanOrEqual(0);
+        expect(b.right).toBeLessThanOrEqual(b.vw);
+        expect(b.bottom).toBeLessThanOrEqual(b.vh);
+        expect(b.onTop).toBe(true);
+        expect(b.height).toBeGreaterThanOrEqual(56);
+      }
+      boxes.push({ x: seen[0]!.x, y: seen[0]!.y, width: seen[0]!.width, height: seen[0]!.height });
+    }
+    await page.setViewportSize(VIEWPORTS[0]);
+    return boxes;
+  }
+
+  const expectSameBoxes = (a: Box[], b: Box[], state: string) => {
+    a.forEach((box, i) => {
+      for (const k of ["x", "y", "width", "height"] as const) {
+        expect(Math.abs(box[k] - b[i]![k]), `${state}: ${k} at ${VIEWPORTS[i]!.width}×${VIEWPORTS[i]!.height}`).toBeLessThanOrEqual(1);
+      }
+    });
+  };
+
+  it("keeps the six outcomes in one fixed thumb zone: off shift, error, on shift, sending, offline with unsent", async () => {
+    // Location blocked all along: the banner shows, and a knock without an address is an error.
+    const app = await openApp({ geolocation: false, viewport: VIEWPORTS[0], settings: { send: { maxAgeS: { activity: 0, knock: 0 } } } });
+    const { page, context } = app;
+    const offShift = await thumbBoxes(page);
+
+    await page.locator('button[data-outcome="no_answer"]').click();
+    await page.waitForSelector('#status-line[data-tone="error"]');
+    expect(await page.locator("#knock-address").evaluate((el) => el === document.activeElement)).toBe(true);
+    expectSameBoxes(offShift, await thumbBoxes(page), "error shown");
+
+    // Hold the next send open, so "sending" is a state to measure rather than a flicker.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await page.route("**/v1/events", async (route) => {
+      await gate;
+      await route.continue();
+    });
+    await page.locator("#shift-btn").click();
+    await waitAttr(page, "onShift", "1");
+    await waitAttr(page, "geo", "denied");
+    expect(await page.locator("#banner-geo").isVisible()).toBe(true);
+    await waitAttr(page, "sending", "1");
+    expectSameBoxes(offShift, await thumbBoxes(page), "on shift, sending");
+    release();
+    await waitAttr(page, "unsent", "0");
+    await page.unroute("**/v1/events");
+    expectSameBoxes(offShift, await thumbBoxes(page), "on shift");
+
+    await context.setOffline(true);
+    await waitAttr(page, "online", "0");
+    await page.locator("#shift-btn").click();
+    await waitAttr(page, "unsent", "1");
+    expect(await page.locator("#banner-offline").isVisible()).toBe(true);
+    expectSameBoxes(offShift, await thumbBoxes(page), "offline with unsent");
+    await page.screenshot({ path: path.join(ARTIFACTS, "field-thumb-offline.png") });
+
+    // One live region only, and the ticking status line is not it.
+    expect(await page.locator("[aria-live]").count()).toBe(1);
+    expect(await page.locator("#status-line").getAttribute("aria-live")).toBeNull();
+    await context.setOffline(false);
+    await waitAttr(page, "unsent", "0");
+    expect(app.errors).toEqual([]);
+  });
+
+  /** The events of one type the app posted, as they went over the wire (in order; a resend repeats one). */
+  const wireEvents = (app: OpenApp, type: string): Record<string, unknown>[] => app.bodies.flatMap((b) => b.filter((e) => e.type === type));
+
+  it("with location blocked, logs a knock by its typed address and sends it without coordinates", async () => {
+    const app = await openApp({ geolocation: false, settings: { send: { maxAgeS: { knock: 0 } } } });
+    const { page } = app;
+    await page.locator("#knock-extra > summary").click();
+    await page.fill("#knock-address", "12 Elm Street");
+    await knock(page, "callback");
+    await waitAttr(page, "unsent", "0");
+    const [sent] = wireEvents(app, "knock");
+    expect(sent).toMatchObject({ outcome: "callback", address: "12 Elm Street", positionSource: "address" });
+    expect(sent).not.toHaveProperty("lat");
+    expect(app.answers.map((a) => a.status)).toEqual([202]);
+    expect(await page.locator('#recent-list li[data-status="sent"]').count()).toBe(1);
+    // Needs the server side of issue 14 (knocks without lat/lng stored in Postgres).
+    const rows = await waitFor(async () => {
+      const r = await query<{ address: string; lat: number | null }>(worker.plan, "SELECT address, lat FROM knocks WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length ? r : undefined;
+    }, "the address-only knock in Postgres");
+    expect(rows).toEqual([{ address: "12 Elm Street", lat: null }]);
+  });
+
+  it("before a fresh fix, logs a knock at the last known position with its age and a truthful accuracy", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 0 } } } });
+    const { page, context } = app;
+    await knock(page, "no_answer");
+    await waitAttr(page, "unsent", "0");
+    // Location is now refused, and a reload forgets the fix in memory: only the last known one is left.
+    await context.clearPermissions();
+    await context.grantPermissions(["screen-wake-lock", "background-sync"], { origin: worker.url });
+    await page.reload();
+    await page.waitForSelector('body[data-signed-in="1"]');
+    await knock(page, "interested");
+    await expect.poll(() => page.locator("#toast-text").textContent()).toMatch(/last known position, .* ago \(±\d+/);
+    await waitAttr(page, "unsent", "0");
+    const [first, second] = wireEvents(app, "knock");
+    expect(first).toMatchObject({ positionSource: "gps", lat: START.latitude, lng: START.longitude, accuracy: 5 });
+    expect(second).toMatchObject({ positionSource: "last_known", lat: START.latitude, lng: START.longitude });
+    // Grown by a walking pace since the fix: never better than the fix was.
+    expect(second!.accuracy as number).toBeGreaterThanOrEqual(5);
+    expect(second!.accuracy as number).toBeLessThan(5 + 1.5 * 120);
+    const rows = await waitFor(async () => {
+      const r = await query<{ outcome: string; lat: number }>(worker.plan, "SELECT outcome, lat FROM knocks WHERE team_id = $1 AND user_id = $2 ORDER BY at", [app.team, app.user]);
+      return r.length >= 2 ? r : undefined;
+    }, "both knocks in Postgres");
+    expect(rows.map((r) => r.outcome)).toEqual(["no_answer", "interested"]);
+  });
+
+  it("refuses \"...\" and \"12\" as phone numbers and sends a national number as E.164", async () => {
+    const app = await openApp({ settings: { phoneRegion: "none" } });
+    const { page } = app;
+    for (const phone of ["...", "12"]) {
+      await saveLead(page, { name: "Ada Moss", phone });
+      await expect.poll(() => page.locator("#lead-error-phone").textContent()).toMatch(/^Phone /);
+      expect(await page.locator('#lead-form [name="phone"]').getAttribute("aria-invalid")).toBe("true");
+      // The message is the input's description, and focus is on it.
+      expect(await page.locator('#lead-form [name="phone"]').getAttribute("aria-describedby")).toBe("lead-error-phone");
+      expect(await page.locator('#lead-form [name="phone"]').evaluate((el) => el === document.activeElement)).toBe(true);
+    }
+    // A national number needs a region: choose it in Settings.
+    await saveLead(page, { name: "Ada Moss", phone: "(202) 555-0143" });
+    await expect.poll(() => page.locator("#lead-error-phone").textContent()).toContain("region");
+    await page.locator("details.settings > summary").click();
+    await page.selectOption("#set-phone-region", "US");
+    await page.locator('#settings-form button[type="submit"]').click();
+    await expect.poll(() => page.evaluate(() => JSON.parse(localStorage.getItem("fieldpulse.settings") ?? "{}").phoneRegion)).toBe("US");
+    await saveLead(page, { name: "Ada Moss", phone: "(202) 555-0143" });
+    await waitAttr(page, "unsent", "0");
+    await waitFor(() => app.answers.some((a) => a.status === 202), "the server's answer");
+    const [lead] = wireEvents(app, "lead");
+    expect(lead).toMatchObject({ name: "Ada Moss", phone: "+12025550143" });
+    const rows = await waitFor(async () => {
+      const r = await query<{ phone: string }>(worker.plan, "SELECT phone FROM leads WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length ? r : undefined;
+    }, "the lead in Postgres");
+    expect(rows).toEqual([{ phone: "+12025550143" }]);
+  });
+
+  it("shows times in the phone's locale (en-US 6:08 PM, de-DE 18:08) and the main screen in Spanish", async () => {
+    const day = 24 * 60 * 60 * 1000;
+    // 18:08 UTC yesterday: a real past time the server would accept.
+    const at = Math.floor(Date.now() / day) * day - day + (18 * 60 + 8) * 60 * 1000;
+    const seen: Record<string, string> = {};
+    for (const locale of ["en-US", "de-DE"]) {
+      const app = await openApp({ locale, timezoneId: "UTC", fixedTime: at, settings: { send: { maxAgeS: { knock: 600 } } } });
+      await knock(app.page, "other");
+      seen[locale] = ((await app.page.locator("#recent-list li time").first().textContent()) ?? "").replace(/\s/g, " ");
+      await app.context.close();
+    }
+    expect(seen).toEqual({ "en-US": "6:08 PM", "de-DE": "18:08" });
+
+    const es = await openApp({ locale: "es-ES" });
+    const { page } = es;
+    expect(await page.evaluate(() => document.documentElement.lang)).toBe("es");
+    expect(await page.locator("#outcomes button").allTextContents()).toEqual(["No abren", "No le interesa", "Interesado", "Volver a llamar", "No llamar", "Otro"]);
+    expect(await page.locator("#shift-btn").textContent()).toBe("Empezar turno");
+    expect(await page.locator("#status-line").textContent()).toBe("Todo enviado");
+    expect(await page.locator("#lead-card > summary").textContent()).toBe("Nuevo contacto");
+    // No English left on the main screen's static labels.
+    expect(await page.locator("[data-i18n]").evaluateAll((els) => els.filter((e) => !e.textContent?.trim()).length)).toBe(0);
+    await page.screenshot({ path: path.join(ARTIFACTS, "field-es.png") });
+    expect(es.errors).toEqual([]);
+  });
+
+  it("lists today's knocks in the day view, offline after a reload, with counts and the map", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 1 } } } });
+    const { page, context } = app;
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 20_000 });
+    await knock(page, "interested");
+    await waitAttr(page, "unsent", "0");
+    await context.setOffline(true);
+    await waitAttr(page, "online", "0");
+    await context.setGeolocation({ latitude: north(40), longitude: START.longitude, accuracy: 5 });
+    await knock(page, "callback");
+    await knock(page, "no_answer");
+
+    await page.reload();
+    await page.waitForSelector('body[data-signed-in="1"]');
+    await page.locator("#day-card > summary").click();
+    await page.waitForFunction(() => document.getElementById("day-knocks")?.dataset.count === "3", undefined, { timeout: 15_000 });
+    expect(await page.locator("#day-knocks li").count()).toBe(3);
+    expect(await page.locator('#day-counts li[data-outcome="interested"] .n').textContent()).toBe("1");
+    expect(await page.locator('#day-counts li[data-outcome="callback"] .n').textContent()).toBe("1");
+    expect(await page.locator("#day-callbacks li:not(.empty)").count()).toBe(1);
+    // The map loads from the service worker's cache and draws the knocks that have a position.
+    await page.waitForFunction(() => document.body.dataset.dayMap === "ready" && document.body.dataset.dayMapKnocks === "3", undefined, { timeout: 30_000 });
+    // Drawn, not just handed over: the GeoJSON worker (precached too) has built the layer.
+    await page.waitForFunction(() => window.__dayMap!.queryRenderedFeatures({ layers: ["knocks"] }).length === 3, undefined, { timeout: 30_000 });
+    await page.locator("#day-card").screenshot({ path: path.join(ARTIFACTS, "field-day.png") });
+    expect(app.errors).toEqual([]);
   });
 });

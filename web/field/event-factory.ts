@@ -3,6 +3,7 @@ import {
   type ActivityEvent, type Issue, type KnockEvent, type KnockOutcome, type LeadEvent, type LocationEvent,
 } from "../../protocol/events.ts";
 import { uuidv7 } from "../../protocol/uuidv7.ts";
+import type { KnockPlace } from "./position.ts";
 
 /**
  * Every event the phone makes, built and checked against the same zod schemas the server uses, with its
@@ -53,9 +54,11 @@ export function makeLocation(p: Position, battery?: number): Made<LocationEvent>
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
 }
 
-export function makeKnock(p: Pick<Position, "lat" | "lng">, outcome: KnockOutcome, extra: { address?: string; notes?: string } = {}, at = Date.now()): Made<KnockEvent> {
+/** A knock at a place: GPS, the last known fix (with its grown accuracy), or an address alone. */
+export function makeKnock(place: KnockPlace, outcome: KnockOutcome, extra: { address?: string; notes?: string } = {}, at = Date.now()): Made<KnockEvent> {
+  const where = place.source === "address" ? {} : { lat: place.lat, lng: place.lng, accuracy: opt(place.accuracy, (n) => n >= 0 && n <= 100_000) };
   const parsed = knockEvent.safeParse(strip({
-    id: uuidv7(), type: "knock", at, lat: p.lat, lng: p.lng, outcome, address: text(extra.address), notes: text(extra.notes),
+    id: uuidv7(), type: "knock", at, ...where, positionSource: place.source, outcome, address: text(extra.address), notes: text(extra.notes),
   }));
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
 }

@@ -1,35 +1,49 @@
 import type { Issue, LeadEvent } from "../../protocol/events.ts";
+import { normalisePhone } from "../../protocol/phone.ts";
 import { makeLead, type LeadInput, type Position } from "./event-factory.ts";
-import { byId, showToast } from "./ui.ts";
+import { t } from "./i18n/index.ts";
+import { byId, say, showToast } from "./ui.ts";
 
-/** The lead form, checked with the server's own `leadEvent` schema; each message shows under its field. */
+/**
+ * The lead form. The phone number is normalised to E.164 here (protocol/phone.ts, with the region from
+ * Settings) and the lead is then checked with the server's own `leadEvent` schema; each message shows under
+ * its field, which names it with aria-describedby.
+ */
 export interface LeadFormDeps {
   /** Where the canvasser is, if known: the lead is tagged with it. */
   position(): Position | null;
+  /** Region for national numbers ("US"), or undefined: only +country numbers. */
+  phoneRegion(): string | undefined;
   record(event: LeadEvent, recent: { title: string; detail?: string }): Promise<void>;
 }
 
 const FIELDS = ["name", "phone", "email", "address", "interest", "notes"] as const;
-const LABELS: Record<(typeof FIELDS)[number], string> = {
-  name: "Name", phone: "Phone", email: "Email", address: "Address", interest: "Interest", notes: "Notes",
+type Field = (typeof FIELDS)[number];
+const LABEL: Record<Field, () => string> = {
+  name: () => t.page.name, phone: () => t.page.phone, email: () => t.page.email,
+  address: () => t.page.address, interest: () => t.page.interest, notes: () => t.page.notes,
 };
 
-/** "is required" reads as "Name is required"; a full sentence from zod is shown as it is. */
-function sentence(field: (typeof FIELDS)[number], message: string): string {
-  return /^(is|must|has) /.test(message) ? `${LABELS[field]} ${message}` : message;
+/** The catalogue's sentence for a field's problem; an unforeseen one keeps the schema's words. */
+function messageFor(field: Field, message: string): string {
+  if (field === "name" && message === "is required") return t.lead.required;
+  if (field === "email") return t.lead.emailInvalid;
+  if (field === "phone" && message.startsWith("must start with +")) return t.lead.phoneNeedsRegion;
+  if (field === "phone") return t.lead.phoneInvalid;
+  return t.lead.other(LABEL[field](), message);
 }
 
 export function bindLeadForm(deps: LeadFormDeps): void {
   const form = byId("lead-form", HTMLFormElement);
   const card = byId("lead-card", HTMLDetailsElement);
   const errorFor = (field: string) => form.querySelector<HTMLElement>(`[data-error-for="${field}"]`);
-  const inputOf = (field: string) => form.querySelector<HTMLInputElement | HTMLTextAreaElement>(`[name="${field}"]`);
+  const inputsOf = (field: string) => [...form.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>(`[name="${field}"]`)];
 
   const clearErrors = () => {
     for (const f of FIELDS) {
       const e = errorFor(f);
       if (e) e.textContent = "";
-      inputOf(f)?.removeAttribute("aria-invalid");
+      for (const input of inputsOf(f)) input.removeAttribute("aria-invalid");
     }
   };
   const showErrors = (issues: Issue[]) => {
@@ -38,11 +52,11 @@ export function bindLeadForm(deps: LeadFormDeps): void {
       const field = FIELDS.find((f) => f === issue.path.split(".")[0]);
       if (!field) continue;
       const e = errorFor(field);
-      if (e && !e.textContent) e.textContent = sentence(field, issue.message);
-      const input = inputOf(field);
-      input?.setAttribute("aria-invalid", "true");
-      first ??= input;
+      if (e && !e.textContent) e.textContent = messageFor(field, issue.message);
+      for (const input of inputsOf(field)) input.setAttribute("aria-invalid", "true");
+      first ??= inputsOf(field)[0] ?? null;
     }
+    // Focus moves to the first bad field; its aria-describedby reads the message out.
     first?.focus();
   };
 
@@ -51,7 +65,7 @@ export function bindLeadForm(deps: LeadFormDeps): void {
     if (!name) return;
     const err = errorFor(name);
     if (err) err.textContent = "";
-    inputOf(name)?.removeAttribute("aria-invalid");
+    for (const input of inputsOf(name)) input.removeAttribute("aria-invalid");
   });
 
   form.addEventListener("submit", async (e) => {
@@ -63,19 +77,30 @@ export function bindLeadForm(deps: LeadFormDeps): void {
       const v = data.get(f);
       if (typeof v === "string") input[f] = v;
     }
+    const issues: Issue[] = [];
+    if (input.phone?.trim()) {
+      const phone = normalisePhone(input.phone, deps.phoneRegion());
+      if (phone.ok) input.phone = phone.e164;
+      else {
+        issues.push({ path: "phone", message: phone.message });
+        delete input.phone;
+      }
+    }
     const made = makeLead(input, deps.position() ?? undefined);
-    if (!made.ok) return showErrors(made.issues);
+    if (!made.ok || issues.length > 0) return showErrors([...issues, ...(made.ok ? [] : made.issues)]);
     const lead = made.event;
     const detail = [lead.phone, lead.email, lead.address].filter(Boolean).join(" · ");
+    const interest = lead.interest ? t.page[lead.interest] : undefined;
     try {
-      await deps.record(lead, { title: `Lead · ${lead.name}${lead.interest ? ` (${lead.interest})` : ""}`, ...(detail ? { detail } : {}) });
+      await deps.record(lead, { title: t.lead.title(lead.name, interest), ...(detail ? { detail } : {}) });
     } catch (err) {
       // Not stored: keep the form filled so nothing typed is lost.
-      showToast(`Lead NOT saved: ${err instanceof Error ? err.message : String(err)}`);
+      showToast(t.lead.notSaved(err instanceof Error ? err.message : String(err)));
       return;
     }
     form.reset();
     card.open = false;
-    showToast(`Lead saved: ${lead.name}`);
+    showToast(t.lead.saved(lead.name));
+    say(t.lead.saved(lead.name));
   });
 }

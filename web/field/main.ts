@@ -2,6 +2,9 @@ import type { EventKind } from "../../protocol/events.ts";
 import { announce, listen } from "./bus.ts";
 import { getMetaNumber, META, openFieldDb } from "./db.ts";
 import { makeActivity, makeLocation, type Position } from "./event-factory.ts";
+import { pruneDay } from "./day.ts";
+import { bindDayView } from "./day-view.ts";
+import { t, translatePage } from "./i18n/index.ts";
 import { markRecent, problemsFor, pruneJournal, recentFor } from "./journal.ts";
 import { bindKnockPanel } from "./knock-panel.ts";
 import { bindLeadForm } from "./lead-form.ts";
@@ -9,12 +12,13 @@ import { enqueue, outboxIds, summarize, withdraw, type NewEvent } from "./outbox
 import { asSoleSender, Sender, type SenderState } from "./sender.ts";
 import { registerServiceWorker, requestBackgroundSync } from "./service-worker.ts";
 import { loadSession, type Session } from "./session.ts";
-import { loadSettings } from "./settings.ts";
+import { lastKnownFix } from "./position.ts";
+import { loadSettings, resolvePhoneRegion } from "./settings.ts";
 import { bindSettingsPanel } from "./settings-panel.ts";
 import { bindSignIn } from "./sign-in.ts";
 import { Shift } from "./shift.ts";
 import { postEvents } from "./transport.ts";
-import { byId, renderProblems, renderRecent, renderSession, renderShift, renderStatus } from "./ui.ts";
+import { byId, labelOutcomes, renderProblems, renderRecent, renderSession, renderShift, renderStatus, say } from "./ui.ts";
 
 /** Read-only hooks for tests and for a developer at the console (plus one to inject raw events). */
 interface FieldHooks {
@@ -34,8 +38,12 @@ declare global {
 }
 
 const FRESH_FIX_MS = 60_000;
+/** How long a knock waits for a GPS fix before it falls back to the address or the last known fix. */
+const KNOCK_FIX_WAIT_MS = 6_000;
 
 async function main(): Promise<void> {
+  translatePage();
+  labelOutcomes();
   const db = await openFieldDb();
   let settings = loadSettings();
   let session: Session | null = loadSession();
@@ -48,6 +56,7 @@ async function main(): Promise<void> {
   let sendingElsewhere = false;
   let senderState: SenderState = { state: "idle" };
   let wakeLock = false;
+  const day = bindDayView(db, () => session?.owner ?? null);
 
   const online = () => navigator.onLine;
   const drawStatus = () => renderStatus({ online: online(), sending: sendingHere || sendingElsewhere, unsent, lastSendAt, sender: senderState });
@@ -78,6 +87,7 @@ async function main(): Promise<void> {
       renderRecent(recent);
       renderProblems(problems);
       drawStatus();
+      await day.refresh();
     })()
       .catch((err) => console.error("fieldpulse: reading the outbox failed", err))
       .finally(() => {
@@ -106,6 +116,9 @@ async function main(): Promise<void> {
       void refresh();
     },
     onState: (state) => {
+      // Heard once when sending starts failing, not on every retry.
+      const failing = (s: SenderState) => s.state === "scheduled" && s.why === "backoff";
+      if (failing(state) && !failing(senderState)) say(t.say.sendFailed);
       senderState = state;
       if (state.state === "sign-in") void refresh();
       drawStatus();
@@ -188,7 +201,8 @@ async function main(): Promise<void> {
   });
 
   bindKnockPanel({
-    position: () => shift.currentPosition(),
+    position: () => shift.currentPosition(KNOCK_FIX_WAIT_MS),
+    lastKnown: () => lastKnownFix(),
     record,
     undoSeconds: () => settings.undoS,
     undo: async (knock) => {
@@ -207,6 +221,7 @@ async function main(): Promise<void> {
 
   bindLeadForm({
     position: () => (shift.lastFix && Date.now() - shift.lastFix.at < FRESH_FIX_MS ? shift.lastFix : null),
+    phoneRegion: () => resolvePhoneRegion(settings.phoneRegion),
     record: async (lead, recent) => {
       await record(lead, recent);
     },
@@ -218,6 +233,7 @@ async function main(): Promise<void> {
 
   // Resume sending whenever there is a reason to believe it may work now.
   window.addEventListener("online", () => {
+    say(t.say.backOnline);
     sender.resetBackoff();
     drawStatus();
     void sender.schedule();
@@ -282,6 +298,7 @@ async function main(): Promise<void> {
   drawStatus();
   if (session) shift.resume();
   await pruneJournal(db).catch(() => {});
+  await pruneDay(db).catch(() => {});
   await refresh();
   void sender.schedule();
 

@@ -15,21 +15,17 @@ export interface Session {
 
 export const TOKEN_KEY = "fieldpulse.token";
 
-export type ParsedToken = { ok: true; claims: TokenClaims } | { ok: false; error: string };
-
-const FIELD_ERRORS = {
-  malformed: "This is not a fieldpulse token: it should be three parts separated by dots.",
-  unreadable: "This token cannot be read. Copy it again, all of it.",
-  claims: "This token is missing the canvasser's team or user.",
-} as const;
+/** Why a token cannot be used, as a reason the page puts in the canvasser's language (sign-in.ts). */
+export type ParsedToken =
+  | { ok: true; claims: TokenClaims }
+  | { ok: false; reason: "malformed" | "unreadable" | "claims" }
+  | { ok: false; reason: "expired"; expiredAt: number };
 
 export function parseToken(raw: string, now = Date.now()): ParsedToken {
   const read = readClaims(raw, now);
   if (read.ok) return { ok: true, claims: read.claims };
-  if (read.reason === "expired") {
-    return { ok: false, error: `This token expired on ${new Date(read.expiredAt!).toLocaleString()}. Ask your manager for a new link.` };
-  }
-  return { ok: false, error: FIELD_ERRORS[read.reason] };
+  if (read.reason === "expired") return { ok: false, reason: "expired", expiredAt: read.expiredAt ?? 0 };
+  return { ok: false, reason: read.reason };
 }
 
 export const ownerOf = (claims: Pick<TokenClaims, "team" | "sub">) => `${claims.team}/${claims.sub}`;

@@ -1,5 +1,7 @@
 import { DEFAULT_SEND_POLICY, type SendPolicy } from "./send-policy.ts";
 import type { FixFilter } from "./geo-filter.ts";
+import { phoneRegion } from "../../protocol/phone.ts";
+import { localeRegion } from "./i18n/format.ts";
 
 /**
  * The phone's tunables. Saved in localStorage under `fieldpulse.settings` as partial JSON (the Settings
@@ -10,6 +12,8 @@ export interface Settings {
   send: SendPolicy;
   /** How long the Undo button stays after a knock. */
   undoS: number;
+  /** Region for phone numbers typed without +country: "auto" (the phone's locale), "none", or "US", "ES", … */
+  phoneRegion: string;
 }
 
 export const SETTINGS_KEY = "fieldpulse.settings";
@@ -18,6 +22,7 @@ export const DEFAULT_SETTINGS: Settings = {
   fix: { minDistanceM: 10, minIntervalS: 30 },
   send: DEFAULT_SEND_POLICY,
   undoS: 5,
+  phoneRegion: "auto",
 };
 
 const num = (v: unknown, fallback: number, min = 0) => (typeof v === "number" && Number.isFinite(v) && v >= min ? v : fallback);
@@ -41,6 +46,7 @@ export function mergeSettings(raw: unknown): Settings {
       },
     },
     undoS: num(r.undoS, d.undoS),
+    phoneRegion: typeof r.phoneRegion === "string" && /^(auto|none|[A-Z]{2})$/.test(r.phoneRegion) ? r.phoneRegion : d.phoneRegion,
   };
 }
 
@@ -54,4 +60,10 @@ export function loadSettings(storage: Pick<Storage, "getItem"> = localStorage): 
 
 export function saveSettings(settings: Settings, storage: Pick<Storage, "setItem"> = localStorage): void {
   storage.setItem(SETTINGS_KEY, JSON.stringify(settings));
+}
+
+/** The region national phone numbers are read in, or undefined when only +country numbers are taken. */
+export function resolvePhoneRegion(setting: string): string | undefined {
+  if (setting === "none") return undefined;
+  return phoneRegion(setting === "auto" ? localeRegion() : setting);
 }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { keepFix, type Fix, type FixFilter } from "./geo-filter.ts";
 import { positionFrom, type Position } from "./event-factory.ts";
+import { rememberFix } from "./position.ts";
 
 /**
  * A shift: GPS watched with high accuracy, fixes passed through the filter, the screen kept on. The shift
@@ -77,9 +78,13 @@ export class Shift {
     if (this.on && this.geo === "denied") this.watch();
   }
 
-  /** Where the canvasser stands: a fresh fix, else the next one (on shift) or a one-off reading. */
+  /**
+   * Where the canvasser stands: a fresh fix, or the watch's last one (on shift it reports every move, so a
+   * canvasser standing at a door keeps their fix), else the next one (on shift) or a one-off reading.
+   */
   currentPosition(timeoutMs = 15_000): Promise<Position> {
     if (this.lastFix && Date.now() - this.lastFix.at < FRESH_FIX_MS) return Promise.resolve(this.lastFix);
+    if (this.lastFix && this.watchId !== null && this.geo === "ok") return Promise.resolve(this.lastFix);
     if (!("geolocation" in navigator)) return Promise.reject(new Error("This phone has no location service."));
     if (this.geo === "denied") return Promise.reject(new Error("Location is blocked for this app: allow it to log knocks."));
     return new Promise((resolve, reject) => {
@@ -122,6 +127,7 @@ export class Shift {
   private accept(p: GeolocationPosition): Position {
     const position = positionFrom(p);
     this.lastFix = position;
+    rememberFix(position);
     this.setGeo("ok");
     this.o.onFix(position);
     return position;

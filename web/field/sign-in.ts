@@ -1,6 +1,12 @@
 import type { FieldDb } from "./db.ts";
-import { clearSession, parseToken, sessionFrom, storeSession, tokenFromFragment, type Session } from "./session.ts";
+import { count, dateTime } from "./i18n/format.ts";
+import { t } from "./i18n/index.ts";
+import { clearSession, parseToken, sessionFrom, storeSession, tokenFromFragment, type ParsedToken, type Session } from "./session.ts";
 import { byId, showToast } from "./ui.ts";
+
+function refusal(parsed: Exclude<ParsedToken, { ok: true }>): string {
+  return parsed.reason === "expired" ? t.signin.expired(dateTime(parsed.expiredAt)) : t.signin[parsed.reason];
+}
 
 /** The sign-in screen, the link with `#token=…`, "Sign in again" (after a 401) and "Sign out". */
 export interface SignInDeps {
@@ -16,9 +22,9 @@ export interface SignInDeps {
 export async function bindSignIn(deps: SignInDeps): Promise<void> {
   const signInWith = async (raw: string): Promise<string | null> => {
     const parsed = parseToken(raw);
-    if (!parsed.ok) return parsed.error;
+    if (!parsed.ok) return refusal(parsed);
     const session = sessionFrom(raw);
-    if (!session) return "This token cannot be used.";
+    if (!session) return t.signin.unusable;
     await storeSession(deps.db, session);
     await deps.signedIn(session);
     return null;
@@ -37,7 +43,7 @@ export async function bindSignIn(deps: SignInDeps): Promise<void> {
   });
   byId("signout").addEventListener("click", async () => {
     const waiting = deps.unsentCount();
-    if (waiting > 0 && !confirm(`${waiting} item(s) are not sent yet. They stay on this phone and are sent when you sign in again. Sign out?`)) return;
+    if (waiting > 0 && !confirm(t.signin.confirmSignOut(count(waiting)))) return;
     await deps.beforeSignOut();
     await clearSession(deps.db);
     await deps.signedOut();

@@ -1,6 +1,8 @@
 import type { EventKind, KnockOutcome } from "../../protocol/events.ts";
 import type { ProblemRecord, RecentRecord } from "./db.ts";
 import type { Position } from "./event-factory.ts";
+import { ago, count, dateTime, distance, seconds, speed, time } from "./i18n/format.ts";
+import { t } from "./i18n/index.ts";
 import type { SenderState } from "./sender.ts";
 import type { Session } from "./session.ts";
 import type { GeoState } from "./shift.ts";
@@ -17,32 +19,25 @@ export function byId(id: string, type: { new (): HTMLElement } = HTMLElement): H
 
 const body = () => document.body.dataset;
 
-export const OUTCOME_LABEL: Record<KnockOutcome, string> = {
-  no_answer: "No answer",
-  not_interested: "Not interested",
-  interested: "Interested",
-  callback: "Call back",
-  do_not_knock: "Do not knock",
-  other: "Other",
-};
+export const outcomeLabel = (o: KnockOutcome) => t.outcome[o];
 
-const KIND_NAMES: Record<EventKind, [string, string]> = {
-  location: ["GPS fix", "GPS fixes"],
-  knock: ["knock", "knocks"],
-  lead: ["lead", "leads"],
-  activity: ["shift note", "shift notes"],
-};
-
-export const clock = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-
-export function ago(ms: number, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - ms) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
+/** Words that are not in the static HTML but never change: the outcome buttons. */
+export function labelOutcomes(): void {
+  for (const b of document.querySelectorAll<HTMLButtonElement>("button[data-outcome]")) {
+    const o = b.dataset.outcome as KnockOutcome | undefined;
+    if (o && o in t.outcome) b.textContent = t.outcome[o];
+  }
 }
 
-const inS = (at: number, now: number) => `${Math.max(1, Math.ceil((at - now) / 1000))} s`;
+/**
+ * The only live region. Emptied first, so the same words said twice are heard twice. What goes here is
+ * what a canvasser must hear; ticking status never does.
+ */
+export function say(text: string): void {
+  const el = byId("announcer");
+  el.textContent = "";
+  requestAnimationFrame(() => (el.textContent = text));
+}
 
 export interface StatusView {
   online: boolean;
@@ -52,7 +47,34 @@ export interface StatusView {
   sender: SenderState;
 }
 
+/** A message for the status line that outranks the send status for a while (a knock problem, "locating"). */
+let notice: { text: string; tone: "error" | "info"; until: number } | null = null;
+let lastStatus: StatusView | null = null;
+
+export function showNotice(text: string, tone: "error" | "info", ms = 10_000): void {
+  notice = { text, tone, until: Date.now() + ms };
+  if (lastStatus) renderStatus(lastStatus);
+}
+export function clearNotice(): void {
+  notice = null;
+  if (lastStatus) renderStatus(lastStatus);
+}
+
+export function sendState(v: StatusView, now: number): string {
+  const total = v.unsent.location + v.unsent.knock + v.unsent.lead + v.unsent.activity;
+  if (v.sending) return t.status.sending;
+  if (!v.online && total > 0) return t.status.waitingNetwork;
+  if (v.sender.state === "sign-in") return t.status.signInToSend;
+  if (v.sender.state === "scheduled") {
+    const { at, why } = v.sender;
+    const wait = seconds(at - now);
+    return why === "waiting" ? t.status.serverBusy(wait) : why === "backoff" ? t.status.couldNotSend(wait) : at <= now ? t.status.sending : t.status.nextSend(wait);
+  }
+  return "";
+}
+
 export function renderStatus(v: StatusView, now = Date.now()): void {
+  lastStatus = v;
   const total = v.unsent.location + v.unsent.knock + v.unsent.lead + v.unsent.activity;
   const d = body();
   d.online = v.online ? "1" : "0";
@@ -62,25 +84,24 @@ export function renderStatus(v: StatusView, now = Date.now()): void {
   d.lastSend = v.lastSendAt === null ? "" : String(v.lastSendAt);
   d.senderState = v.sender.state;
 
-  byId("net").textContent = v.online ? "Online" : "Offline";
+  byId("net").textContent = v.online ? t.status.online : t.status.offline;
   byId("banner-offline").hidden = v.online;
-  byId("unsent-total").textContent = String(total);
-  const parts = (Object.keys(KIND_NAMES) as EventKind[])
+  byId("unsent-total").textContent = count(total);
+  const parts = (Object.keys(t.kind) as EventKind[])
     .filter((k) => v.unsent[k] > 0)
-    .map((k) => `${v.unsent[k]} ${KIND_NAMES[k][v.unsent[k] === 1 ? 0 : 1]}`);
-  byId("unsent-detail").textContent = parts.length ? parts.join(" · ") : "All sent ✓";
-  byId("last-send").textContent = v.lastSendAt === null ? "never" : `${clock(v.lastSendAt)} (${ago(v.lastSendAt, now)})`;
-
-  let state = "";
-  if (v.sending) state = "Sending…";
-  else if (!v.online && total > 0) state = "Waiting for the network";
-  else if (v.sender.state === "sign-in") state = "Sign in again to send";
-  else if (v.sender.state === "scheduled") {
-    const { at, why } = v.sender;
-    state = why === "waiting" ? `Server busy: retrying in ${inS(at, now)}` : why === "backoff" ? `Could not send: retrying in ${inS(at, now)}` : at <= now ? "Sending…" : `Next send in ${inS(at, now)}`;
-  }
-  byId("send-state").textContent = state;
+    .map((k) => `${count(v.unsent[k])} ${t.kind[k][v.unsent[k] === 1 ? 0 : 1]}`);
+  byId("unsent-detail").textContent = parts.length ? parts.join(" · ") : t.status.allSentMark;
+  byId("last-send").textContent = v.lastSendAt === null ? t.status.never : `${time(v.lastSendAt)} (${ago(v.lastSendAt, now)})`;
   byId("send-now", HTMLButtonElement).disabled = total === 0 || !v.online;
+
+  // One line, fixed height: the newest notice, else what the sender is doing, else the unsent count.
+  const line = byId("status-line");
+  if (notice && notice.until <= now) notice = null;
+  const state = sendState(v, now);
+  const text = notice?.text ?? [total > 0 ? t.status.unsent(count(total)) : t.status.allSent, state].filter(Boolean).join(" · ");
+  if (line.textContent !== text) line.textContent = text;
+  if (notice) line.dataset.tone = notice.tone;
+  else delete line.dataset.tone;
 }
 
 export function renderSession(session: Session | null, authRefused: boolean): void {
@@ -98,12 +119,10 @@ export function renderSession(session: Session | null, authRefused: boolean): vo
     name.textContent = c.name ?? c.sub;
     const team = document.createElement("span");
     team.className = "team";
-    team.textContent = `team ${c.team}`;
+    team.textContent = t.signin.team(c.team);
     who.replaceChildren(name, team);
   }
-  byId("who-detail").textContent = c
-    ? `Signed in as ${c.name ?? c.sub} (user ${c.sub}, team ${c.team}, ${c.role}). Sign-in valid until ${new Date(c.exp * 1000).toLocaleString()}.`
-    : "";
+  byId("who-detail").textContent = c ? t.signin.who(c.name ?? c.sub, c.sub, c.team, c.role, dateTime(c.exp * 1000)) : "";
 }
 
 export interface ShiftView {
@@ -120,26 +139,27 @@ export function renderShift(v: ShiftView, now = Date.now()): void {
   d.geo = v.geo;
   d.fixes = String(v.kept);
   d.wakeLock = v.wakeLock ? "1" : "0";
-  byId("shift-btn").textContent = v.onShift ? "Stop shift" : "Start shift";
+  byId("shift-btn").textContent = v.onShift ? t.shift.stop : t.shift.start;
   byId("banner-geo").hidden = v.geo !== "denied";
   let line: string;
-  if (!v.onShift) line = v.lastFix ? `GPS off · last fix ${ago(v.lastFix.at, now)}` : "GPS off";
-  else if (v.geo === "denied") line = "GPS blocked";
-  else if (v.geo === "unavailable") line = "This phone has no GPS";
-  else if (!v.lastFix) line = "Finding your position…";
+  if (!v.onShift) line = v.lastFix ? t.shift.gpsOffLast(ago(v.lastFix.at, now)) : t.shift.gpsOff;
+  else if (v.geo === "denied") line = t.shift.blocked;
+  else if (v.geo === "unavailable") line = t.shift.noGps;
+  else if (!v.lastFix) line = t.shift.finding;
   else {
-    const acc = v.lastFix.accuracy !== undefined ? `±${Math.round(v.lastFix.accuracy)} m · ` : "";
-    line = `GPS on · ${acc}fix ${ago(v.lastFix.at, now)} · ${v.kept} recorded${v.wakeLock ? " · screen stays on" : ""}`;
+    const f = v.lastFix;
+    line = t.shift.on([
+      ...(f.accuracy !== undefined ? [t.shift.accuracy(distance(f.accuracy))] : []),
+      ...(f.speed !== undefined && f.speed > 0.5 ? [speed(f.speed)] : []),
+      t.shift.fixAgo(ago(f.at, now)),
+      t.shift.recorded(count(v.kept)),
+      ...(v.wakeLock ? [t.shift.screenOn] : []),
+    ]);
   }
   byId("gps-line").textContent = line;
 }
 
-const MARK: Record<RecentRecord["status"], [string, string]> = {
-  sent: ["✓", "received by the office"],
-  waiting: ["…", "waiting to send"],
-  rejected: ["✗", "refused by the server"],
-  undone: ["↶", "undone"],
-};
+const MARK: Record<RecentRecord["status"], string> = { sent: "✓", waiting: "…", rejected: "✗", undone: "↶" };
 
 export function renderRecent(records: readonly RecentRecord[]): void {
   const list = byId("recent-list");
@@ -149,11 +169,12 @@ export function renderRecent(records: readonly RecentRecord[]): void {
       li.className = r.status;
       li.dataset.id = r.id;
       li.dataset.status = r.status;
-      const [mark, meaning] = MARK[r.status];
+      const meaning = t.recent.mark[r.status];
       const markEl = document.createElement("span");
       markEl.className = "mark";
-      markEl.textContent = mark;
+      markEl.textContent = MARK[r.status];
       markEl.title = meaning;
+      markEl.setAttribute("role", "img");
       markEl.setAttribute("aria-label", meaning);
       const what = document.createElement("div");
       what.className = "what";
@@ -167,10 +188,10 @@ export function renderRecent(records: readonly RecentRecord[]): void {
         detail.textContent = r.detail;
         what.appendChild(detail);
       }
-      const time = document.createElement("time");
-      time.dateTime = new Date(r.createdAt).toISOString();
-      time.textContent = clock(r.createdAt).slice(0, 5);
-      li.replaceChildren(markEl, what, time);
+      const when = document.createElement("time");
+      when.dateTime = new Date(r.createdAt).toISOString();
+      when.textContent = time(r.createdAt);
+      li.replaceChildren(markEl, what, when);
       return li;
     }),
   );
@@ -184,7 +205,7 @@ export function renderProblems(records: readonly ProblemRecord[]): void {
     ...records.map((p) => {
       const li = document.createElement("li");
       if (p.eventId) li.dataset.eventId = p.eventId;
-      li.textContent = `${clock(p.at)} · ${p.message}`;
+      li.textContent = `${time(p.at)} · ${p.message}`;
       return li;
     }),
   );
@@ -193,7 +214,7 @@ export function renderProblems(records: readonly ProblemRecord[]): void {
 let toastTimer: ReturnType<typeof setTimeout> | undefined;
 let toastTick: ReturnType<typeof setInterval> | undefined;
 
-/** A message at the bottom; with `undo`, an Undo button that counts down and then goes. */
+/** A message under the bar (not a live region: `say` speaks); with `undo`, an Undo button that counts down. */
 export function showToast(text: string, undo?: { seconds: number; onUndo(): void }): void {
   clearTimeout(toastTimer);
   clearInterval(toastTick);
@@ -211,7 +232,11 @@ export function showToast(text: string, undo?: { seconds: number; onUndo(): void
   };
   if (undo) {
     const endsAt = Date.now() + undo.seconds * 1000;
-    const label = () => (button.textContent = `Undo ${Math.max(0, Math.ceil((endsAt - Date.now()) / 1000))}`);
+    const label = () => {
+      const left = Math.max(0, Math.ceil((endsAt - Date.now()) / 1000));
+      button.textContent = t.knock.undo(count(left));
+      button.setAttribute("aria-label", t.page.undo);
+    };
     label();
     toastTick = setInterval(label, 250);
     button.onclick = () => {

@@ -91,7 +91,8 @@ export function fieldPwa({ root, outDir }: { root: string; outDir: string }): Pl
     scope: SCOPE,
     workbox: {
       cacheId: "fieldpulse-field",
-      globPatterns: ["**/*.{html,js,css,png,webmanifest}"],
+      // mjs: the MapLibre worker the day view's map loads (precached only because the field graph names it).
+      globPatterns: ["**/*.{html,js,mjs,css,png,webmanifest}"],
       manifestTransforms: [
         async (entries) => ({
           manifest: entries
