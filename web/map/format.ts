@@ -20,8 +20,23 @@ export function duration(ms: number): string {
   return `${Math.floor(min / 60)} h ${min % 60} min`;
 }
 
+/** Formatters in the browser's own locale (undefined = the user's), made once: they are costly to build. */
+const clockFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const shortClockFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short" });
+const numberFmt = new Intl.NumberFormat();
+
 export function clock(at: number): string {
-  return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return clockFmt.format(at);
+}
+
+/** hh:mm, for "Disconnected since 14:05". */
+export function shortClock(at: number): string {
+  return shortClockFmt.format(at);
+}
+
+export function day(at: number): string {
+  return dayFmt.format(at);
 }
 
 /** Speed arrives in m/s (the Geolocation API's unit). */
@@ -39,7 +54,7 @@ export function accuracy(metres: number | undefined): string {
 }
 
 export function count(n: number): string {
-  return n.toLocaleString();
+  return numberFmt.format(n);
 }
 
 /** "1 row", "3 rows". */

@@ -26,6 +26,8 @@ export interface ConnectionInfo {
   opened: number;
   lastFrameAt: number | null;
   lastError: string | null;
+  /** When the page lost the server (browser offline, missed pongs, a closed socket), until a fresh snapshot. */
+  disconnectedSince: number | null;
 }
 
 export type FrameCounts = Record<LiveMessage["type"] | "invalid" | "total", number>;
@@ -54,6 +56,16 @@ export interface MapHooks {
   knocks(): LiveKnock[];
   leads(): LiveLead[];
   queue(): LiveQueue | null;
+  /** Knocks the window holds in all (the snapshot's total, kept by knock/unknock frames). */
+  readonly knocksTotal: number;
+  /** A person's knocks over the window, from the server's per-outcome counts. */
+  knockCount(userId: string): number;
+  /** Server time the page froze statuses at (it lost the server), or null. */
+  readonly frozenAt: number | null;
+  /** Whole reloads and diffs sent to the people source. */
+  peopleUpdates(): { full: number; diffs: number } | null;
+  /** The history on show, if any: its person, segments, stops and knocks. */
+  history(): { userId: string; segments: number; stops: number; knocks: number } | null;
   /** Close the live socket from the page, as a network drop would; the page reconnects by itself. */
   dropConnection(): void;
 }

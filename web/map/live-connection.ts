@@ -18,10 +18,14 @@ export interface LiveConnectionOptions {
 
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 30_000;
-/** Pings keep proxies from idling the socket out; the server answers them without waking the object. */
-const PING_EVERY_MS = 20_000;
-/** No frame (not even a pong) for this long: the socket is half-open, drop it and dial again. */
-const SILENT_LIMIT_MS = 50_000;
+/**
+ * Pings keep proxies from idling the socket out and tell the page it is still connected; the server
+ * answers them without waking the object, so they are cheap enough to send often.
+ */
+const PING_EVERY_MS = 4_000;
+/** No frame (not even a pong) for this long: two pongs missed, the page is cut off — say so, dial again. */
+const SILENT_LIMIT_MS = 9_000;
+const WATCH_EVERY_MS = 1_000;
 const PROBE_TIMEOUT_MS = 10_000;
 const CLOSE_GRACE_MS = 3_000;
 
@@ -42,8 +46,8 @@ const errorReply = z.object({ error: z.object({ code: z.string(), message: z.str
  * so a socket that never opened is followed by a plain HTTP request that tells 401/403 from an outage.
  */
 export class LiveConnection {
-  readonly frames: FrameCounts = { snapshot: 0, positions: 0, knock: 0, lead: 0, queue: 0, pong: 0, error: 0, invalid: 0, total: 0 };
-  private info: ConnectionInfo = { state: "connecting", attempt: 0, retryAt: null, opened: 0, lastFrameAt: null, lastError: null };
+  readonly frames: FrameCounts = { snapshot: 0, positions: 0, knock: 0, lead: 0, unknock: 0, lead_dialer: 0, queue: 0, pong: 0, error: 0, invalid: 0, total: 0 };
+  private info: ConnectionInfo = { state: "connecting", attempt: 0, retryAt: null, opened: 0, lastFrameAt: null, lastError: null, disconnectedSince: null };
   private ws: WebSocket | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -72,10 +76,17 @@ export class LiveConnection {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
+  /** The browser says it lost the network: no need to wait for missed pongs. */
+  networkLost(): void {
+    this.markDisconnected(Date.now());
+    if (this.ws) this.drop("the browser went offline");
+  }
+
   /** Close the socket as a network drop would (tests, and the half-open watchdog): the page reconnects. */
   drop(reason = "dropped"): void {
     const ws = this.ws;
     if (!ws) return;
+    this.markDisconnected(Date.now());
     ws.close(4000, reason);
     // A half-open socket may never finish its closing handshake: give up on it rather than wait.
     setTimeout(() => {
@@ -87,6 +98,11 @@ export class LiveConnection {
     }, CLOSE_GRACE_MS);
   }
 
+  /** From this moment the page shows data as last known, until a fresh snapshot arrives. */
+  private markDisconnected(since: number): void {
+    if (this.info.disconnectedSince === null && this.info.opened > 0) this.set({ disconnectedSince: since });
+  }
+
   private set(patch: Partial<ConnectionInfo>): void {
     this.info = { ...this.info, ...patch };
     this.options.onChange(this.info);
@@ -94,6 +110,12 @@ export class LiveConnection {
 
   private dial(): void {
     this.clearRetry();
+    // The browser is sure it has no network: wait for its "online" event (or the next try) instead.
+    if (!navigator.onLine) {
+      this.set({ lastError: "the browser is offline" });
+      this.scheduleRetry();
+      return;
+    }
     this.set({ state: "connecting", retryAt: null });
     const url = new URL("/v1/live", this.options.origin);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
@@ -118,6 +140,7 @@ export class LiveConnection {
       this.ws = null;
       this.stopPings();
       if (this.info.state === "stopped" || this.info.state === "refused") return;
+      this.markDisconnected(Date.now());
       this.set({ lastError: opened ? `closed (${e.code}${e.reason ? `: ${e.reason}` : ""})` : "could not connect" });
       if (opened) this.scheduleRetry();
       else void this.probeThenRetry();
@@ -141,7 +164,7 @@ export class LiveConnection {
     }
     this.frames[parsed.data.type]++;
     // A snapshot means the server has us whole again: the next drop starts the backoff from the bottom.
-    if (parsed.data.type === "snapshot" && this.info.attempt !== 0) this.set({ attempt: 0 });
+    if (parsed.data.type === "snapshot" && (this.info.attempt !== 0 || this.info.disconnectedSince !== null)) this.set({ attempt: 0, disconnectedSince: null });
     this.options.onMessage(parsed.data);
   }
 
@@ -184,13 +207,20 @@ export class LiveConnection {
 
   private startPings(ws: WebSocket): void {
     this.stopPings();
+    let pingedAt = Date.now();
     this.pingTimer = setInterval(() => {
-      if (Date.now() - (this.info.lastFrameAt ?? 0) > SILENT_LIMIT_MS) {
-        this.drop("no frames: half-open");
+      const lastFrameAt = this.info.lastFrameAt ?? 0;
+      if (Date.now() - lastFrameAt > SILENT_LIMIT_MS) {
+        // Cut off since the last thing the server said, not since we noticed.
+        this.markDisconnected(lastFrameAt);
+        this.drop("no answer to pings");
         return;
       }
-      if (ws.readyState === WebSocket.OPEN) ws.send(PING);
-    }, PING_EVERY_MS);
+      if (Date.now() - pingedAt >= PING_EVERY_MS && ws.readyState === WebSocket.OPEN) {
+        ws.send(PING);
+        pingedAt = Date.now();
+      }
+    }, WATCH_EVERY_MS);
   }
 
   private stopPings(): void {

@@ -1,10 +1,13 @@
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./map.css";
 import type * as maplibregl from "maplibre-gl";
-import type { LiveMessage } from "../../protocol/live.ts";
+import { knocksPage, SNAPSHOT_KNOCKS, type LiveLead, type LiveMessage } from "../../protocol/live.ts";
 import { chooseBasemap } from "./basemap.ts";
-import { duration } from "./format.ts";
+import { defaultFilters, isOutcome, isStatus, WINDOWS, type Filters } from "./filters.ts";
+import { count, duration, plural } from "./format.ts";
+import { HistoryPanel } from "./history-panel.ts";
 import type { MapHooks } from "./hooks.ts";
+import { LeadsList } from "./leads-list.ts";
 import { LiveConnection, type Refusal } from "./live-connection.ts";
 import { MapView } from "./map-view.ts";
 import { byId, Panel, renderConnection, renderQueue } from "./panel.ts";
@@ -30,8 +33,13 @@ function assertNever(x: never): never {
 /** One signed-in session of the page: the state, the map, the panel, the socket. */
 class LiveMapSession {
   readonly state = new TeamState();
+  readonly filters: Filters = defaultFilters();
   readonly connection: LiveConnection;
   readonly panel: Panel;
+  readonly leadsList: LeadsList;
+  readonly historyPanel: HistoryPanel;
+  /** Bumped by every snapshot: a page of older knocks from before it is thrown away. */
+  private snapshotSeq = 0;
   mapView: MapView | null = null;
   private arrivedSince = 0;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -43,7 +51,17 @@ class LiveMapSession {
     readonly session: Session,
     onRefused: (r: Refusal) => void,
   ) {
-    this.panel = new Panel(this.state, (userId) => this.mapView?.focus(userId));
+    this.panel = new Panel(this.state, this.filters, (userId) => {
+      this.mapView?.focus(userId);
+      this.historyPanel.pick(userId);
+    });
+    this.leadsList = new LeadsList(this.state, {
+      onPick: (id) => this.mapView?.focusLead(id) ?? false,
+      redeliver: session.claims.role === "admin" ? (lead) => this.redeliver(lead) : null,
+    });
+    this.historyPanel = new HistoryPanel(this.state, session.token, () => this.mapView);
+    this.bindTabs();
+    this.bindFilters();
     this.connection = new LiveConnection({
       origin: location.origin,
       token: session.token,
@@ -53,7 +71,8 @@ class LiveMapSession {
     });
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.listen(window, "online", () => this.connection.retryNow());
-    this.listen(window, "offline", () => this.publish());
+    // The browser knows first: say so now rather than after two missed pongs.
+    this.listen(window, "offline", () => this.connection.networkLost());
     this.listen(document, "visibilitychange", () => {
       if (document.hidden) this.hiddenAt = Date.now();
       else if (this.hiddenAt !== null && Date.now() - this.hiddenAt > RESYNC_AFTER_HIDDEN_MS) this.connection.send({ type: "resync" });
@@ -74,22 +93,32 @@ class LiveMapSession {
     const choice = await chooseBasemap(location.search, location.origin);
     if (this.disposed) return;
     try {
-      this.mapView = new MapView(byId("map", HTMLElement), choice, this.state, () => this.publish());
+      this.mapView = new MapView(byId("map", HTMLElement), choice, this.state, this.filters, () => this.publish());
       window.__map = this.mapView.map;
     } catch (err) {
       // No WebGL (an old tablet, a locked-down browser): the panel still lists everyone.
       const note = byId("map-error", HTMLElement);
       note.hidden = false;
-      note.textContent = `The map cannot be drawn in this browser (${err instanceof Error ? err.message : String(err)}). The list on the left stays live.`;
+      console.warn("fieldpulse map: no map", err);
+      note.textContent = "The map cannot be drawn in this browser. The lists stay live.";
     }
     this.publish();
   }
 
   private receive(m: LiveMessage): void {
+    // User Timing, so a profile (and bench:map) sees what each frame cost the main thread.
+    const started = performance.now();
+    this.apply(m);
+    performance.measure(`fieldpulse:frame:${m.type}`, { start: started });
+  }
+
+  private apply(m: LiveMessage): void {
     switch (m.type) {
       case "snapshot":
         this.state.applySnapshot(m);
         this.arrivedSince = 0;
+        this.snapshotSeq++;
+        void this.loadOlderKnocks(this.snapshotSeq);
         break;
       case "positions":
         this.state.observeServerTime(m.serverTime);
@@ -104,6 +133,14 @@ class LiveMapSession {
       case "lead":
         this.state.observeServerTime(m.serverTime);
         this.state.addLead(m.lead);
+        break;
+      case "unknock":
+        this.state.observeServerTime(m.serverTime);
+        this.state.removeKnock(m.id, m.userId);
+        break;
+      case "lead_dialer":
+        this.state.observeServerTime(m.serverTime);
+        this.state.setLeadDialer(m.id, m.dialer);
         break;
       case "queue":
         this.state.observeServerTime(m.serverTime);
@@ -121,6 +158,85 @@ class LiveMapSession {
     this.render();
   }
 
+  /** The snapshot holds the newest knocks; the rest of the window comes in pages, newest first. */
+  private async loadOlderKnocks(seq: number): Promise<void> {
+    let before = this.state.oldestKnockAt();
+    while (seq === this.snapshotSeq && !this.disposed && before !== null && this.state.knocks.size < this.state.knocksTotal) {
+      let page;
+      try {
+        const url = new URL("/v1/knocks", location.origin);
+        url.search = new URLSearchParams({ before: String(before), limit: String(SNAPSHOT_KNOCKS) }).toString();
+        const res = await fetch(url, { headers: { Authorization: `Bearer ${this.session.token}` }, cache: "no-store" });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        page = knocksPage.safeParse(await res.json());
+      } catch (err) {
+        // Counts stay right (they come whole in the snapshot); the next snapshot tries the pages again.
+        console.warn("fieldpulse map: older knocks not loaded", err);
+        return;
+      }
+      if (!page.success || seq !== this.snapshotSeq) return;
+      this.state.addKnockPage(page.data.knocks);
+      this.render();
+      before = page.data.next;
+    }
+  }
+
+  private async redeliver(lead: LiveLead): Promise<string> {
+    try {
+      const url = new URL(`/v1/admin/leads/${encodeURIComponent(lead.id)}/redeliver`, location.origin);
+      url.searchParams.set("team", this.session.claims.team);
+      const res = await fetch(url, { method: "POST", headers: { Authorization: `Bearer ${this.session.token}` } });
+      return res.ok ? "Queued to send again." : res.status === 404 ? "The dialer no longer has this lead." : "Could not queue it; try again.";
+    } catch {
+      return "Could not queue it: no connection.";
+    }
+  }
+
+  private bindTabs(): void {
+    const tabs = [...document.querySelectorAll<HTMLButtonElement>('.tabs [role="tab"]')];
+    const select = (tab: HTMLButtonElement, focus: boolean) => {
+      for (const t of tabs) {
+        const on = t === tab;
+        t.setAttribute("aria-selected", String(on));
+        t.tabIndex = on ? 0 : -1;
+        byId(t.getAttribute("aria-controls")!, HTMLElement).hidden = !on;
+      }
+      document.body.dataset.tab = tab.id.replace(/^tab-/, "");
+      if (focus) tab.focus();
+      if (tab.id === "tab-history") this.historyPanel.renderPeople();
+    };
+    tabs.forEach((tab, i) => {
+      this.listen(tab, "click", () => select(tab, false));
+      // Arrow keys move between tabs (the WAI-ARIA tabs pattern).
+      tab.addEventListener("keydown", (e) => {
+        const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+        if (step) select(tabs[(i + step + tabs.length) % tabs.length]!, true);
+      }, { signal: this.listeners.signal });
+    });
+    select(tabs[0]!, false);
+  }
+
+  private bindFilters(): void {
+    const box = byId("filters", HTMLFieldSetElement);
+    const windowSelect = byId("filter-window", HTMLSelectElement);
+    windowSelect.replaceChildren(...WINDOWS.map((w) => new Option(w.label, String(w.ms), w.ms === this.filters.windowMs, w.ms === this.filters.windowMs)));
+    for (const input of box.querySelectorAll<HTMLInputElement>("input[type=checkbox]")) {
+      input.checked = isStatus(input.value) ? this.filters.statuses.has(input.value) : isOutcome(input.value) && this.filters.outcomes.has(input.value);
+    }
+    const read = () => {
+      const checked = (name: string) => [...box.querySelectorAll<HTMLInputElement>(`input[name=${name}]:checked`)].map((i) => i.value);
+      this.filters.statuses = new Set(checked("status").filter(isStatus));
+      this.filters.outcomes = new Set(checked("outcome").filter(isOutcome));
+      this.filters.windowMs = Number(windowSelect.value);
+      const all = this.filters.outcomes.size === box.querySelectorAll("input[name=outcome]").length;
+      byId("filter-summary", HTMLElement).textContent = `${all ? "all outcomes" : plural(this.filters.outcomes.size, "outcome")}, ${WINDOWS.find((w) => w.ms === this.filters.windowMs)?.label.toLowerCase() ?? ""}`;
+      this.mapView?.refilter();
+      this.panel.renderPeople();
+      this.publish();
+    };
+    this.listen(box, "change", read);
+  }
+
   private tick(): void {
     const now = this.state.now();
     this.state.tick(now);
@@ -131,7 +247,8 @@ class LiveMapSession {
 
   private render(now = this.state.now()): void {
     const dirty = this.state.takeDirty();
-    if (dirty.people) this.panel.renderPeople(now);
+    if (dirty.people === "all" || dirty.people.size > 0) this.panel.renderPeople(now);
+    if (dirty.leads) this.leadsList.render(now);
     this.mapView?.schedule(dirty);
     this.publish(now);
   }
@@ -139,11 +256,24 @@ class LiveMapSession {
   /** Connection, queue and the body's data- attributes: cheap, so on every change and every tick. */
   publish(now = this.state.now()): void {
     const info = this.connection.state;
+    // Cut off: freeze everyone as last known (from the moment the server was last heard).
+    if (info.disconnectedSince !== null && this.state.frozenAt === null) {
+      this.state.freeze(info.disconnectedSince);
+      this.render(now);
+      return;
+    }
     renderConnection(info, navigator.onLine, Date.now());
     renderQueue(this.state.queue, this.state.queueAt, now, this.arrivedSince);
     const body = document.body.dataset;
-    const counts = this.state.counts(now);
+    const counts = this.state.statusCounts(now);
     body.connection = info.state;
+    body.disconnected = String(info.disconnectedSince !== null);
+    body.frozen = String(this.state.frozenAt !== null);
+    body.knocksTotal = String(this.state.knocksTotal);
+    body.filters = [...this.filters.statuses].sort().join(",");
+    const knocksLine = byId("knocks-line", HTMLElement);
+    const line = `${plural(this.state.knocksTotal, "knock")} in the last 24 hours${this.state.knocks.size < this.state.knocksTotal ? ` (${count(this.state.knocks.size)} loaded)` : ""}`;
+    if (knocksLine.textContent !== line) knocksLine.textContent = line;
     body.people = String(this.state.people.size);
     for (const status of ["live", "stale", "offline"] as const) body[status] = String(counts[status]);
     body.knocks = String(this.state.knocks.size);
@@ -165,7 +295,7 @@ class LiveMapSession {
     const note = byId("expiry", HTMLElement);
     const text =
       left <= 0
-        ? "Your sign-in has expired: the map stays live until the connection drops. Sign out and in again with a new token."
+        ? "Your sign-in has expired: the map stays live until the connection drops. Ask your admin for a new sign-in link."
         : left < EXPIRY_WARNING_MS
           ? `Your sign-in expires in ${duration(left)}.`
           : "";
@@ -179,6 +309,7 @@ class LiveMapSession {
     this.connection.stop();
     this.listeners.abort();
     this.panel.dispose();
+    this.historyPanel.dispose();
     this.mapView?.map.remove();
     delete window.__map;
   }
@@ -210,8 +341,8 @@ function showMap(session: Session): void {
     clearSession();
     showLogin(
       refusal.status === 401
-        ? `Your sign-in has expired or is no longer valid (${refusal.message}). Paste a new manager token.`
-        : `This token may not watch the live map (${refusal.message}).`,
+        ? "Your sign-in has expired or is no longer valid. Ask your admin for a new sign-in link."
+        : "This sign-in may not watch the live map: it needs a manager or admin link.",
     );
   });
 }
@@ -252,6 +383,20 @@ function boot(): void {
     knocks: () => [...(current?.state.knocks.values() ?? [])].map((k) => ({ ...k })),
     leads: () => [...(current?.state.leads.values() ?? [])].map((l) => ({ ...l })),
     queue: () => (current?.state.queue ? structuredClone(current.state.queue) : null),
+    get knocksTotal() {
+      return current?.state.knocksTotal ?? 0;
+    },
+    knockCount: (userId) => current?.state.knockCount(userId) ?? 0,
+    get frozenAt() {
+      return current?.state.frozenAt ?? null;
+    },
+    peopleUpdates: () => (current?.mapView ? { ...current.mapView.sent } : null),
+    history: () => {
+      const h = current?.historyPanel.shown;
+      if (!h) return null;
+      const n = (kind: string) => h.features.filter((f) => f.properties.kind === kind).length;
+      return { userId: h.userId, segments: n("route"), stops: n("stop"), knocks: n("knock") };
+    },
     dropConnection: () => current?.connection.drop("dropped by the page (test hook)"),
   };
   window.__fieldpulseMap = Object.freeze(hooks);

@@ -1,4 +1,5 @@
 import type { LiveQueue, PersonStatus } from "../../protocol/live.ts";
+import type { Filters } from "./filters.ts";
 import * as fmt from "./format.ts";
 import type { ConnectionInfo, PersonView } from "./hooks.ts";
 import type { TeamState } from "./team-state.ts";
@@ -33,6 +34,7 @@ export class Panel {
 
   constructor(
     private readonly state: TeamState,
+    private readonly filters: Filters,
     onPick: (userId: string) => void,
   ) {
     // The page's DOM outlives a session (sign out, sign in): start from an empty list.
@@ -73,6 +75,8 @@ export class Panel {
       counts[p.status]++;
       this.updateRow(this.rowFor(p.userId), p, now);
     }
+    const frozen = this.state.frozenAt !== null;
+    if (this.list.dataset.frozen !== String(frozen)) this.list.dataset.frozen = String(frozen);
     for (const [userId, row] of this.rows) {
       if (!seen.has(userId)) {
         row.li.remove();
@@ -87,12 +91,20 @@ export class Panel {
     let shown = 0;
     for (const p of people) {
       const row = this.rows.get(p.userId)!;
-      const match = !this.filter || p.label.toLowerCase().includes(this.filter) || p.userId.toLowerCase().includes(this.filter);
+      // The status filter hides people from the list as from the map; a search finds them all the same.
+      const match = this.filter
+        ? p.label.toLowerCase().includes(this.filter) || p.userId.toLowerCase().includes(this.filter)
+        : this.filters.statuses.has(p.status);
       row.li.hidden = !match;
       if (match) shown++;
     }
     this.empty.hidden = shown > 0;
-    this.empty.textContent = people.length === 0 ? "No one has sent a fix yet. People appear here as soon as their phones do." : "No one matches.";
+    this.empty.textContent =
+      people.length === 0
+        ? "No one has sent a fix yet. People appear here as soon as their phones do."
+        : this.filter
+          ? "No one matches."
+          : "Everyone here is hidden by the filters above.";
     for (const status of ["live", "stale", "offline"] as const) byId(`count-${status}`, HTMLElement).textContent = fmt.count(counts[status]);
     byId("people-total", HTMLElement).textContent = fmt.count(people.length);
   }
@@ -192,28 +204,46 @@ export function renderQueue(queue: LiveQueue | null, queueAt: number, now: numbe
   byId("q-failures-row", HTMLElement).dataset.bad = String(queue.consecutiveFailures > 0);
 }
 
+/**
+ * The connection line. Only its first part is an aria-live region, and it changes only when the state
+ * does (live, disconnected, signed out); the ticking detail beside it is not announced.
+ */
 export function renderConnection(info: ConnectionInfo, online: boolean, now: number): void {
   const box = byId("conn", HTMLElement);
-  box.dataset.state = info.state;
+  const state = info.disconnectedSince !== null && info.state !== "refused" && info.state !== "stopped" ? "disconnected" : info.state;
+  box.dataset.state = state;
   let text: string;
-  switch (info.state) {
+  let detail = "";
+  switch (state) {
+    case "disconnected":
+      text = `Disconnected since ${fmt.shortClock(info.disconnectedSince!)} — reconnecting`;
+      detail = !online
+        ? "This device has no network. People are shown as last known."
+        : info.state === "waiting"
+          ? `Next try in ${fmt.duration(Math.max(0, (info.retryAt ?? now) - now))}. People are shown as last known.`
+          : "Trying now. People are shown as last known.";
+      break;
     case "connecting":
-      text = info.attempt > 0 ? `Reconnecting… (attempt ${info.attempt + 1})` : "Connecting…";
+      text = "Connecting…";
       break;
     case "open":
-      text = `Live${info.lastFrameAt ? ` · last update ${fmt.ago(now - info.lastFrameAt)}` : ""}`;
+      text = "Live";
+      detail = info.lastFrameAt ? `last update ${fmt.ago(now - info.lastFrameAt)}` : "";
       break;
     case "waiting":
-      text = `${online ? "Connection lost" : "No network"} · retrying in ${fmt.duration(Math.max(0, (info.retryAt ?? now) - now))}`;
+      text = "Cannot reach the server — retrying";
+      detail = `Next try in ${fmt.duration(Math.max(0, (info.retryAt ?? now) - now))}.`;
       break;
     case "refused":
-      text = "Signed out: the server refused the token";
+      text = "Signed out: the server no longer accepts this sign-in";
       break;
     case "stopped":
-      text = "Disconnected";
+      text = "Signed out";
       break;
   }
   const label = byId("conn-text", HTMLElement);
   if (label.textContent !== text) label.textContent = text;
+  const more = byId("conn-detail", HTMLElement);
+  if (more.textContent !== detail) more.textContent = detail;
   byId("conn-retry", HTMLButtonElement).hidden = info.state !== "waiting";
 }

@@ -1,4 +1,4 @@
-import type { LiveKnock, LiveLead } from "../../protocol/live.ts";
+import type { LeadDialer, LiveKnock, LiveLead } from "../../protocol/live.ts";
 import * as fmt from "./format.ts";
 import type { TeamState } from "./team-state.ts";
 
@@ -28,15 +28,15 @@ export function personPopup(state: TeamState, userId: string, now = state.now())
   const title = el("div", "popup-title");
   title.append(el("span", `status-dot status-${v.status}`), el("strong", "", v.label));
   root.append(title);
-  if (v.name) root.append(el("div", "popup-sub", userId));
+  if (v.name && v.label === v.name) root.append(el("div", "popup-sub", userId));
   root.append(
     rows([
-      ["Status", v.status],
+      ["Status", state.frozenAt === null ? v.status : `${v.status} (as of ${fmt.shortClock(state.frozenAt)})`],
       ["Last fix", `${fmt.clock(p.at)} · ${fmt.ago(now - p.at)}`],
       ["Speed", fmt.speed(p.speed)],
       ["Battery", fmt.battery(p.battery)],
       ["Accuracy", fmt.accuracy(p.accuracy)],
-      ["Knocks today", fmt.count(state.knocksToday(userId, now))],
+      ["Knocks (24 h)", fmt.count(state.knockCount(userId))],
     ]),
   );
   return root;
@@ -53,28 +53,56 @@ const OUTCOME_LABELS: Record<LiveKnock["outcome"], string> = {
 
 export const outcomeLabel = (o: LiveKnock["outcome"]) => OUTCOME_LABELS[o];
 
-export function knockPopup(state: TeamState, k: LiveKnock, now = state.now()): HTMLElement {
+export function knockPopup(state: TeamState, k: Pick<LiveKnock, "id" | "userId" | "at" | "outcome" | "address" | "notes" | "name">, now = state.now()): HTMLElement {
   const root = el("div", "popup");
+  root.dataset.knockId = k.id;
   root.append(el("div", "popup-title", `Knock · ${OUTCOME_LABELS[k.outcome]}`));
   root.append(
     rows([
-      ["By", k.name ?? state.people.get(k.userId)?.name ?? k.userId],
+      ["By", state.people.has(k.userId) ? state.labelOf(k.userId) : (k.name ?? k.userId)],
       ["At", `${fmt.clock(k.at)} · ${fmt.ago(now - k.at)}`],
-      ...(k.address ? [["Address", k.address] satisfies [string, string]] : []),
+      ...optional("Address", k.address),
+      ...optional("Notes", k.notes),
     ]),
   );
   return root;
 }
 
+const optional = (term: string, value: string | undefined): [string, string][] => (value ? [[term, value]] : []);
+
+/** A lead's delivery to the dialer in a manager's words. */
+export function dialerText(d: LeadDialer | undefined): string {
+  if (!d) return "Not sent yet";
+  switch (d.status) {
+    case "pending":
+      return "Waiting to send";
+    case "retrying":
+      return `Retrying · ${fmt.plural(d.attempts, "attempt")} so far${d.lastError ? ` (${d.lastError})` : ""}`;
+    case "delivered":
+      return d.deliveredAt ? `Delivered ${fmt.shortClock(d.deliveredAt)}` : "Delivered";
+    case "stopped":
+      return "Stopped";
+    case "dead":
+      return `Failed — gave up after ${fmt.plural(d.attempts, "attempt")}`;
+    case "off":
+      return "Dialer not connected";
+  }
+}
+
 export function leadPopup(state: TeamState, l: LiveLead, now = state.now()): HTMLElement {
   const root = el("div", "popup");
+  root.dataset.leadId = l.id;
   root.append(el("div", "popup-title", `Lead · ${l.leadName}`));
   root.append(
     rows([
       ["Interest", l.interest ?? "—"],
-      ["By", l.name ?? state.people.get(l.userId)?.name ?? l.userId],
+      ...optional("Phone", l.phone),
+      ...optional("Email", l.email),
+      ...optional("Address", l.address),
+      ...optional("Notes", l.notes),
+      ["By", state.people.has(l.userId) ? state.labelOf(l.userId) : (l.name ?? l.userId)],
       ["At", `${fmt.clock(l.at)} · ${fmt.ago(now - l.at)}`],
-      ...(l.address ? [["Address", l.address] satisfies [string, string]] : []),
+      ["Dialer", dialerText(l.dialer)],
     ]),
   );
   return root;
