@@ -1,5 +1,5 @@
 /**
- * bench:flush — DESIGN.md "Targets": the flush path (one transaction per batch, one unnest() INSERT)
+ * bench:flush — docs/architecture.md "Targets": the flush path (one transaction per batch, one unnest() INSERT)
  * must write ≥ 100× the rows/s of one INSERT per event and ≥ 0.5× the rows/s of COPY.
  * Same events, same schema (migrations/), a fresh database; the flush path runs the production code
  * (db/bulk.ts + db/client.ts) through the Neon driver and the local WebSocket proxy.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — every DESIGN "Targets" figure in one run on this machine, side by side:
+ * `npm run bench` — every docs/architecture.md "Targets" figure in one run on this machine, side by side:
  *   flush    the flush path vs one INSERT per event vs COPY (bench/flush.ts)
  *   seed     the seed story's load, compressed in time, through fieldpulse and through the naive route
  *   ceiling  events/s one TeamHub accepts (20-event batches) until p99 > 50 ms

@@ -1,4 +1,4 @@
-/** The bench's one table: each figure next to its DESIGN target, "met" / "NOT MET" said plainly. */
+/** The bench's one table: each figure next to its target (docs/architecture.md "Targets"), "met" / "NOT MET" said plainly. */
 
 export type Verdict = "met" | "NOT MET" | "info" | "error" | "not measured";
 
@@ -11,7 +11,7 @@ export interface Row {
 }
 
 export function renderTable(rows: readonly Row[]): string {
-  const head: Row = { part: "part", figure: "figure", measured: "measured", target: "DESIGN target", verdict: "verdict" as Verdict };
+  const head: Row = { part: "part", figure: "figure", measured: "measured", target: "target", verdict: "verdict" as Verdict };
   const cols = ["part", "figure", "measured", "target", "verdict"] as const;
   const width = cols.map((c) => Math.max(...[head, ...rows].map((r) => r[c].length)));
   const line = (r: Row) => cols.map((c, i) => r[c].padEnd(width[i]!)).join("  ").trimEnd();

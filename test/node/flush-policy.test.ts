@@ -67,7 +67,7 @@ describe("updateDrainRate", () => {
 });
 
 describe("readTunables", () => {
-  it("uses DESIGN's defaults and rejects nonsense", () => {
+  it("uses the documented defaults (docs/flush.md) and rejects nonsense", () => {
     expect(t).toMatchObject({ LOCATION_MAX_AGE_S: 30, KNOCK_MAX_AGE_S: 5, FLUSH_THRESHOLD_ROWS: 1_000, FLUSH_BATCH_ROWS: 5_000, BUFFER_HIGH_WATER: 200_000 });
     expect(() => readTunables({ FLUSH_BATCH_ROWS: "lots" })).toThrow(/FLUSH_BATCH_ROWS/);
   });
