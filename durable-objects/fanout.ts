@@ -1,11 +1,17 @@
 import type { LiveMessage, LivePoint } from "../protocol/live.ts";
 import { coalesceDelay } from "./live.ts";
+import type { Budget } from "./socket-guard.ts";
 
 /** Who is on the other end of a live socket; kept with the socket across hibernation. */
 export interface SocketIdentity {
   userId: string;
   role: string;
   connectedAt: number;
+  /** The token behind the socket (for a ticket, the token it was taken with): revocations close it. */
+  jti: string;
+  iat: number;
+  /** What is left of the socket's message budget (durable-objects/socket-guard.ts). */
+  budget?: Budget;
 }
 
 /**

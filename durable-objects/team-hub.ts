@@ -3,6 +3,7 @@ import type { BufferedEvent } from "../db/bulk.ts";
 import type { IngestEvent, LeadEvent, LeadStatus } from "../protocol/events.ts";
 import type { QueueFigures } from "../protocol/metrics.ts";
 import { clientMessage, LIVE_PROTOCOL, PING, PONG, type KnocksPage, type LiveQueue, type Snapshot } from "../protocol/live.ts";
+import { AccessList, type RevokeRequest, type TokenRef } from "./access.ts";
 import { BatchBuffer, type TakenBatch } from "./buffer.ts";
 import { readTunables, type Tunables } from "./config.ts";
 import { loadCounters, saveCounters, type Counters } from "./counters.ts";
@@ -12,6 +13,7 @@ import { writeBatch, writeLeadsNow } from "./flush.ts";
 import { backoffMs, batchDueAt, flushDueAt, retryAfterSeconds, updateDrainRate } from "./flush-policy.ts";
 import { readLiveHistory } from "./hydrate.ts";
 import { LiveFanout, type SocketIdentity } from "./fanout.ts";
+import { admitSocket, chargeFrame, CLOSE_POLICY_VIOLATION, type FrameKind } from "./socket-guard.ts";
 import { liveDelta, LiveState, type LiveDelta } from "./live.ts";
 import { errorMessage, log } from "./log.ts";
 import { RecentIds } from "./recent-ids.ts";
@@ -35,6 +37,8 @@ const HOUR_MS = 3_600_000;
 export interface IngestInput {
   teamId: string;
   userId: string;
+  /** The token the request came with: a revoked one is refused here, where every ingest of the team passes. */
+  token: TokenRef;
   /** The canvasser's display name, from the token: shown on the live map. */
   name?: string;
   events: IngestEvent[];
@@ -42,6 +46,8 @@ export interface IngestInput {
 }
 
 export interface HubIngestResult {
+  /** The token was revoked: nothing was taken (the Worker answers 401). */
+  revoked?: true;
   accepted: number;
   duplicates: number;
   refused: number;
@@ -92,9 +98,11 @@ export class TeamHub extends DurableObject<Env> {
   private meta!: MetaStore;
   private counters!: Counters;
   private live!: LiveState;
+  private access!: AccessList;
   private readonly ids = new RecentIds();
   private hydrated: Promise<void> | null = null;
   private lastPruneAt = 0;
+  private lastStoragePruneAt = 0;
   private lastQueueSentAt = 0;
   private snapshotCache: { at: number; text: string } | null = null;
   /** The alarm as this object last set it: saves a storage read on every ingest. */
@@ -119,6 +127,12 @@ export class TeamHub extends DurableObject<Env> {
       this.counters = loadCounters(this.meta);
       this.live = new LiveState((this.meta.read("names") as Record<string, string> | undefined) ?? {});
       this.outbox = new DialerOutbox(this.sql);
+      this.access = new AccessList({
+        exec: (query, ...bindings) => {
+          const rows = this.sql.all(query, ...bindings);
+          return { toArray: () => rows };
+        },
+      });
       const now = Date.now();
       // What Postgres does not hold yet: the id set and the live picture start from the buffer.
       this.buffer = new BatchBuffer(this.sql, (events, userId, receivedAt) => {
@@ -131,6 +145,7 @@ export class TeamHub extends DurableObject<Env> {
 
   async ingest(input: IngestInput): Promise<HubIngestResult> {
     const { teamId, userId, receivedAt } = input;
+    if (this.access.isRevoked(input.token)) return { revoked: true, accepted: 0, duplicates: 0, refused: 0, refusedIds: [], leads: [] };
     this.knowTeam(teamId);
     const wasEmpty = this.buffer.depth === 0;
 
@@ -222,6 +237,26 @@ export class TeamHub extends DurableObject<Env> {
     return found;
   }
 
+  /** Is this token still good? Answered from memory: the Worker asks on every manager and admin route. */
+  authorize(token: TokenRef): boolean {
+    return !this.access.isRevoked(token);
+  }
+
+  /** Revoke one token or everything issued to a user until now; their open sockets close at once. */
+  revoke(what: RevokeRequest): { kind: "jti" | "user"; at: number; closedSockets: number } {
+    const done = this.ctx.storage.transactionSync(() => this.access.revoke(what, Date.now()));
+    let closedSockets = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      const id = this.identityOf(ws);
+      if (id && this.access.isRevoked({ sub: id.userId, jti: id.jti, iat: id.iat })) {
+        closeQuietly(ws, CLOSE_POLICY_VIOLATION, "token revoked");
+        closedSockets += 1;
+      }
+    }
+    log({ event: "token_revoked", teamId: this.counters.teamId, kind: done.kind, closedSockets });
+    return { ...done, closedSockets };
+  }
+
   figures(): QueueFigures {
     const c = this.counters;
     const now = Date.now();
@@ -277,11 +312,31 @@ export class TeamHub extends DurableObject<Env> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const team = request.headers.get("X-Fieldpulse-Team");
     if (team) this.knowTeam(headerValue(team));
+    const now = Date.now();
     const identity: SocketIdentity = {
       userId: headerValue(request.headers.get("X-Fieldpulse-User") ?? "unknown"),
       role: request.headers.get("X-Fieldpulse-Role") ?? "manager",
-      connectedAt: Date.now(),
+      connectedAt: now,
+      jti: request.headers.get("X-Fieldpulse-Token-Jti") ?? "",
+      iat: Number(request.headers.get("X-Fieldpulse-Token-Iat") ?? 0),
     };
+    if (!identity.jti || this.access.isRevoked({ sub: identity.userId, jti: identity.jti, iat: identity.iat })) {
+      return Response.json({ error: { code: "token_revoked", message: "the token has been revoked" } }, { status: 401 });
+    }
+    const ticketJti = request.headers.get("X-Fieldpulse-Ticket-Jti");
+    if (ticketJti) {
+      const exp = Number(request.headers.get("X-Fieldpulse-Ticket-Exp") ?? 0);
+      const fresh = this.ctx.storage.transactionSync(() => this.access.useTicket(ticketJti, exp, now));
+      if (!fresh) return Response.json({ error: { code: "ticket_used", message: "a ticket opens one socket, once; take a new one" } }, { status: 401 });
+    }
+    const open = this.ctx.getWebSockets().flatMap((ws) => {
+      const id = this.identityOf(ws);
+      return id ? [{ ws, jti: id.jti, connectedAt: id.connectedAt }] : [];
+    });
+    const admission = admitSocket(open, identity.jti);
+    if (!admission.ok) return Response.json({ error: { code: "too_many_sockets", message: admission.reason } }, { status: 429, headers: { "Retry-After": "30" } });
+    // A reloaded page's old sockets make way for the new one.
+    for (const old of admission.evict) closeQuietly(old.ws, 1000, "replaced by a newer connection");
     await this.hydrated;
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
@@ -296,10 +351,22 @@ export class TeamHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     let parsed: ReturnType<typeof clientMessage.safeParse>;
     try {
-      parsed = clientMessage.safeParse(JSON.parse(typeof message === "string" ? message : new TextDecoder().decode(message)));
+      // A frame larger than any honest message is junk without being parsed.
+      const text = typeof message === "string" ? message : new TextDecoder().decode(message);
+      parsed = clientMessage.safeParse(text.length > 1_024 ? undefined : JSON.parse(text));
     } catch {
       parsed = clientMessage.safeParse(undefined);
     }
+    // Each socket spends from its own budget: a flood closes the flooder (1008), never slows the team.
+    const identity = this.identityOf(ws);
+    const kind: FrameKind = parsed.success ? parsed.data.type : "junk";
+    const verdict = chargeFrame(identity?.budget, kind, Date.now());
+    if (!verdict.ok) {
+      log({ event: "socket_closed_for_flooding", teamId: this.counters.teamId, userId: identity?.userId, kind });
+      closeQuietly(ws, verdict.close.code, verdict.close.reason);
+      return;
+    }
+    if (identity) ws.serializeAttachment({ ...identity, budget: verdict.budget });
     if (!parsed.success) {
       ws.send(JSON.stringify({ type: "error", code: "bad_message", message: "send {\"type\":\"ping\"} or {\"type\":\"resync\"}" }));
       return;
@@ -336,13 +403,24 @@ export class TeamHub extends DurableObject<Env> {
       if (deliveryDue !== null && deliveryDue <= now && !this.delivering) this.ctx.waitUntil(this.deliverDue(now));
       const flushDue = this.flushDueAt(now);
       if (flushDue !== null && flushDue <= now) await this.flush("due");
-      if (now - this.lastPruneAt > HOUR_MS) {
-        this.lastPruneAt = now;
-        this.outbox.prune(now);
+      if (now - this.lastStoragePruneAt > HOUR_MS) {
+        this.lastStoragePruneAt = now;
+        this.ctx.storage.transactionSync(() => {
+          this.outbox.prune(now);
+          this.access.prune(now);
+        });
       }
     } finally {
       // Platform alarm retries stop after six: the object re-arms itself whatever happened.
       await this.armAlarm({ onlyEarlier: false, progressed: this.progressMark() !== before });
+    }
+  }
+
+  private identityOf(ws: WebSocket): SocketIdentity | null {
+    try {
+      return (ws.deserializeAttachment() as SocketIdentity | null) ?? null;
+    } catch {
+      return null;
     }
   }
 
@@ -612,6 +690,14 @@ export class TeamHub extends DurableObject<Env> {
       this.alarmAt = due;
       this.counters.alarmsSet += 1;
     }
+  }
+}
+
+function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason);
+  } catch {
+    /* already closing */
   }
 }
 

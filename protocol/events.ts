@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { normalisePhone } from "./phone.ts";
 
 /** Limits of the ingest contract (DESIGN "Ingest API"). */
 export const MAX_EVENTS_PER_BATCH = 500;
@@ -140,7 +141,15 @@ export const leadEvent = z.object({
   ...base,
   type: z.literal("lead"),
   name: text(200).min(1, { message: "is required" }),
-  phone: text(40).regex(/^[+()0-9 .\-]{3,40}$/, { message: "is not a phone number" }).optional(),
+  /** Any international form ("+31 6 1234 5678"), stored as E.164 ("+31612345678"): what a dialer dials. */
+  phone: text(40)
+    .transform((raw, ctx) => {
+      const phone = normalisePhone(raw);
+      if (phone.ok) return phone.e164;
+      ctx.addIssue({ code: "custom", message: phone.message });
+      return z.NEVER;
+    })
+    .optional(),
   email: storable(z.email({ error: "is not an email address" }).max(320)).optional(),
   address: text(500).optional(),
   lat: lat.optional(),

@@ -49,10 +49,12 @@ ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, .
   const result = await hub.ingest({
     teamId: claims.team,
     userId: claims.sub,
+    token: { sub: claims.sub, jti: claims.jti, iat: claims.iat },
     ...(claims.name ? { name: claims.name } : {}),
     events: valid,
     receivedAt: Date.now(),
   });
+  if (result.revoked) throw new ApiError(401, "token_revoked", "the token has been revoked; ask your admin for a new one");
   const body: IngestResult = { accepted: result.accepted, duplicates: result.duplicates, rejected, leads: result.leads };
   if (result.refused > 0) {
     c.header("Retry-After", String(result.retryAfterS ?? 30));

@@ -55,6 +55,17 @@ describe("what Postgres cannot store never gets past the edge", () => {
     expect(JSON.parse(row!.meta)).toEqual(JSON.parse('{"__proto__": {"x": 1}, "ok": true}'));
   });
 
+  it("takes phone numbers a dialer can dial, as E.164; refuses the rest with the path", async () => {
+    const team = newTeam();
+    const good = leadEvent({ phone: "+1 (202) 555-0143" });
+    const res = await postEvents(await tokenFor(team), [leadEvent({ phone: "..." }), leadEvent({ phone: "12" }), good]);
+    expect(await res.json()).toMatchObject({
+      accepted: 1,
+      rejected: [{ index: 0, issues: [{ path: "events.0.phone" }] }, { index: 1, issues: [{ path: "events.1.phone" }] }],
+    });
+    expect(await sql("SELECT phone FROM leads WHERE team_id = $1", [team])).toEqual([{ phone: "+12025550143" }]);
+  });
+
   it("takes a knock without a position when it has an address", async () => {
     const team = newTeam();
     const knock = knockEvent({ lat: undefined, lng: undefined, address: "12 Elm St", positionSource: "address" });

@@ -43,7 +43,7 @@ describe("flush to Postgres", () => {
       { outcome: "callback", address: "1 Main St", notes: "come back at 6" },
     ]);
     expect(await sql("SELECT name, phone, email, address, lat, lng, notes, interest FROM leads WHERE id = $1", [lead.id])).toEqual([
-      { name: "Ada Lovelace", phone: "+31 6 1234 5678", email: "ada@example.org", address: "12 Elm", lat: 52.1, lng: 4.2, notes: "wants solar", interest: "warm" },
+      { name: "Ada Lovelace", phone: "+31612345678", email: "ada@example.org", address: "12 Elm", lat: 52.1, lng: 4.2, notes: "wants solar", interest: "warm" },
     ]);
   });
 
