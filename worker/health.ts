@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { withDb } from "../db/client.ts";
 import { redisFrom } from "../durable-objects/redis.ts";
-import { errorMessage } from "../durable-objects/log.ts";
+import { errorMessage, log } from "../durable-objects/log.ts";
 
 export interface Probe {
   ok: boolean;
@@ -10,14 +10,20 @@ export interface Probe {
   configured: boolean;
 }
 
-async function probe(configured: boolean, check: () => Promise<unknown>): Promise<Probe> {
+/**
+ * /healthz is public: it says what kind of failure, never the service's own text (hosts, users,
+ * driver messages), which goes to the log.
+ */
+async function probe(service: "postgres" | "redis", configured: boolean, check: () => Promise<unknown>): Promise<Probe> {
   if (!configured) return { ok: false, ms: 0, configured, error: "not configured" };
   const t0 = Date.now();
   try {
     await check();
     return { ok: true, ms: Date.now() - t0, configured };
   } catch (err) {
-    return { ok: false, ms: Date.now() - t0, configured, error: errorMessage(err) };
+    const raw = errorMessage(err);
+    log({ event: "health_probe_failed", service, error: raw });
+    return { ok: false, ms: Date.now() - t0, configured, error: /timeout|timed out/i.test(raw) ? "timed out" : "unreachable" };
   }
 }
 
@@ -29,10 +35,10 @@ export const health = new Hono<{ Bindings: Env }>();
  */
 health.get("/healthz", async (c) => {
   const [postgres, redis] = await Promise.all([
-    probe(Boolean(c.env.DATABASE_URL), () =>
+    probe("postgres", Boolean(c.env.DATABASE_URL), () =>
       withDb(c.env, ({ client }) => client.query("SELECT 1"), { connectTimeoutMs: 3_000 }),
     ),
-    probe(Boolean(c.env.UPSTASH_REDIS_REST_URL), async () => {
+    probe("redis", Boolean(c.env.UPSTASH_REDIS_REST_URL), async () => {
       const pong = await redisFrom(c.env)?.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING answer ${String(pong)}`);
     }),
