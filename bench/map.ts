@@ -72,7 +72,7 @@ function snapshotFor(people: Person[], now: number): Snapshot {
     knocksTotal: knocks.length,
     knockCounts,
     leads: [],
-    queue: { depth: 0, oldestAgeMs: null, lastFlushAt: now - 2_000, lastFlushRows: 0, consecutiveFailures: 0, lastError: null, dialer: { configured: false, pending: 0, retrying: 0, delivered: 0, dead: 0, lastError: null } },
+    queue: { depth: 0, oldestAgeMs: null, lastFlushAt: now - 2_000, lastFlushRows: 0, consecutiveFailures: 0, lastError: null, dialer: { configured: false, pending: 0, retrying: 0, delivered: 0, stopped: 0, dead: 0, oldestPendingAgeMs: null, lastError: null } },
   };
   // The page drops frames that do not match the protocol: fail here instead, loudly.
   const checked = snapshotMessage.safeParse(snapshot);
@@ -160,16 +160,17 @@ async function run(browser: Browser, n: number, seconds: number): Promise<RunRes
     // Settle: the snapshot's whole first render done before the stream is measured.
     await page.evaluate(() => new Promise<void>((r) => window.__map!.once("idle", () => r())));
 
-    await page.evaluate(() => {
+    // Strings, not functions: tsx's helpers (__name) do not exist in the page.
+    await page.evaluate(`(() => {
       performance.clearMeasures();
       const b = window.__bench;
       b.rafs = [];
-      const loop = (t: number) => {
+      const loop = (t) => {
         b.rafs.push(t);
-        if (b.rafs.length < 100_000) requestAnimationFrame(loop);
+        if (b.rafs.length < 100000) requestAnimationFrame(loop);
       };
       requestAnimationFrame(loop);
-    });
+    })()`);
     const taskBefore = await taskDuration(cdp);
     const perFrame = Math.max(1, Math.round(n * (FRAME_EVERY_MS / MOVE_EVERY_MS)));
     let frames = 0;
@@ -193,14 +194,14 @@ async function run(browser: Browser, n: number, seconds: number): Promise<RunRes
     // Let the last frame be drawn before counting.
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     const taskAfter = await taskDuration(cdp);
-    const timing = await page.evaluate(() => {
-      const sum = (name: string) => performance.getEntriesByName(name, "measure").reduce((a, e) => a + e.duration, 0);
-      const count = (name: string) => performance.getEntriesByName(name, "measure").length;
+    const timing = await page.evaluate<{ handle: number; handled: number; draw: number; dropped: number; rafFrames: number }>(`(() => {
+      const sum = (name) => performance.getEntriesByName(name, "measure").reduce((a, e) => a + e.duration, 0);
+      const count = (name) => performance.getEntriesByName(name, "measure").length;
       const rafs = window.__bench.rafs;
       let dropped = 0;
-      for (let i = 1; i < rafs.length; i++) dropped += Math.max(0, Math.round((rafs[i]! - rafs[i - 1]!) / (1000 / 60)) - 1);
+      for (let i = 1; i < rafs.length; i++) dropped += Math.max(0, Math.round((rafs[i] - rafs[i - 1]) / (1000 / 60)) - 1);
       return { handle: sum("fieldpulse:frame:positions"), handled: count("fieldpulse:frame:positions"), draw: sum("fieldpulse:draw"), dropped, rafFrames: rafs.length };
-    });
+    })()`);
     const handled = Math.max(1, timing.handled);
     return {
       people: n,

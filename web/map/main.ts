@@ -241,13 +241,27 @@ class LiveMapSession {
     const now = this.state.now();
     this.state.tick(now);
     this.render(now);
+    if (this.peopleDue) this.renderPeople(now);
     this.panel.tick(now);
     this.mapView?.refreshPopup();
   }
 
+  /**
+   * The list and the counts sort and count everyone: once a second (the tick), not per positions frame,
+   * which at 5,000 people would cost more than the map's own update. A snapshot, filter or freeze
+   * ("all") shows at once.
+   */
+  private peopleDue = true;
+  private renderPeople(now: number): void {
+    this.peopleDue = false;
+    this.panel.renderPeople(now);
+    this.publishPeople(now);
+  }
+
   private render(now = this.state.now()): void {
     const dirty = this.state.takeDirty();
-    if (dirty.people === "all" || dirty.people.size > 0) this.panel.renderPeople(now);
+    if (dirty.people === "all") this.renderPeople(now);
+    else if (dirty.people.size > 0) this.peopleDue = true;
     if (dirty.leads) this.leadsList.render(now);
     this.mapView?.schedule(dirty);
     this.publish(now);
@@ -265,7 +279,6 @@ class LiveMapSession {
     renderConnection(info, navigator.onLine, Date.now());
     renderQueue(this.state.queue, this.state.queueAt, now, this.arrivedSince);
     const body = document.body.dataset;
-    const counts = this.state.statusCounts(now);
     body.connection = info.state;
     body.disconnected = String(info.disconnectedSince !== null);
     body.frozen = String(this.state.frozenAt !== null);
@@ -274,8 +287,6 @@ class LiveMapSession {
     const knocksLine = byId("knocks-line", HTMLElement);
     const line = `${plural(this.state.knocksTotal, "knock")} in the last 24 hours${this.state.knocks.size < this.state.knocksTotal ? ` (${count(this.state.knocks.size)} loaded)` : ""}`;
     if (knocksLine.textContent !== line) knocksLine.textContent = line;
-    body.people = String(this.state.people.size);
-    for (const status of ["live", "stale", "offline"] as const) body[status] = String(counts[status]);
     body.knocks = String(this.state.knocks.size);
     body.leads = String(this.state.leads.size);
     body.snapshots = String(this.connection.frames.snapshot);
@@ -287,6 +298,13 @@ class LiveMapSession {
     note.hidden = !text;
     byId("fit", HTMLButtonElement).hidden = this.mapView?.following ?? true;
     this.renderExpiry(Date.now());
+  }
+
+  private publishPeople(now: number): void {
+    const body = document.body.dataset;
+    const counts = this.state.statusCounts(now);
+    body.people = String(this.state.people.size);
+    for (const status of ["live", "stale", "offline"] as const) body[status] = String(counts[status]);
   }
 
   /** The server checks the token only when a socket opens: warn before the next reconnect would fail. */

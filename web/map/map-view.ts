@@ -35,6 +35,14 @@ const TRAILS_EVERY_MS = 2_000;
 const DIFF_LIMIT = 1_000;
 const MINUTE = 60_000;
 
+/**
+ * How often people are redrawn: every frame for a small team; for a large one every update re-tiles
+ * the clustered source in the worker and re-uploads it, so moves are batched (a person moves every few seconds anyway).
+ */
+export function peopleEveryMs(people: number): number {
+  return people >= 2_000 ? 1_000 : people >= 500 ? 500 : 0;
+}
+
 type OpenPopup = { kind: "person"; userId: string } | { kind: "knock"; id: string } | { kind: "lead"; id: string };
 
 /** A person as last sent to the people source: what a diff compares against. */
@@ -64,6 +72,10 @@ export class MapView {
   private readonly drawn = new Map<string, Drawn>();
   private frozenShown = false;
   private marksFilterMinute = -1;
+  private peopleDrawnAt = 0;
+  private laterTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Marks (knocks, trails) wait for the first dots after a snapshot: people are what a manager looks for first. */
+  private marksAfterIdle = false;
   /** Full people reloads and diffs sent: the bench and tests read them to see diffs are diffs. */
   readonly sent = { full: 0, diffs: 0 };
 
@@ -220,15 +232,33 @@ export class MapView {
     const now = this.state.now();
     // Trails are the heaviest source (every point of 15 minutes): redrawn at most every 2 s; the
     // page's one-second tick picks up what this frame left pending.
-    const trailsDue = dirty.trails && Date.now() - this.trailsDrawnAt >= TRAILS_EVERY_MS;
-    this.pending = { people: new Set(), trails: dirty.trails && !trailsDue, knocks: { all: false, added: new Set(), removed: new Set() }, leads: false, queue: false };
-    const peopleChanged = dirty.people === "all" || dirty.people.size > 0;
-    this.drawPeople(dirty.people, now);
+    const trailsDue = dirty.trails && Date.now() - this.trailsDrawnAt >= TRAILS_EVERY_MS && !this.marksAfterIdle;
+    const peopleDue = dirty.people === "all" || Date.now() - this.peopleDrawnAt >= peopleEveryMs(this.state.people.size);
+    const deferKnocks = this.marksAfterIdle || (dirty.people === "all" && dirty.knocks.all && this.state.people.size > 0);
+    this.pending = {
+      people: peopleDue ? new Set() : dirty.people,
+      trails: dirty.trails && !trailsDue,
+      knocks: deferKnocks ? dirty.knocks : { all: false, added: new Set(), removed: new Set() },
+      leads: false,
+      queue: false,
+    };
+    const peopleChanged = peopleDue && (dirty.people === "all" || dirty.people.size > 0);
+    if (peopleChanged) {
+      this.drawPeople(dirty.people, now);
+      this.peopleDrawnAt = Date.now();
+    } else if (!peopleDue) this.later(peopleEveryMs(this.state.people.size) - (Date.now() - this.peopleDrawnAt));
     if (trailsDue) {
       void this.source(SOURCES.trails)?.setData(trailsData(this.state, this.filters, now));
       this.trailsDrawnAt = Date.now();
     }
-    this.drawKnocks(dirty.knocks);
+    if (deferKnocks && !this.marksAfterIdle) {
+      this.marksAfterIdle = true;
+      this.map.once("idle", () => {
+        this.marksAfterIdle = false;
+        this.schedule({ people: new Set(), trails: true, knocks: { all: false, added: new Set(), removed: new Set() }, leads: false, queue: false });
+      });
+    }
+    if (!deferKnocks) this.drawKnocks(dirty.knocks);
     if (dirty.leads) void this.source(SOURCES.leads)?.setData(leadsData(this.state));
     this.applyMarksFilter(now);
     const frozen = this.state.frozenAt !== null;
@@ -239,6 +269,15 @@ export class MapView {
     if (peopleChanged && this.following && (this.state.people.size > this.fittedPeople || this.someoneOutOfView())) this.fitTeam(false);
     this.refreshPopup();
     performance.measure("fieldpulse:draw", "fieldpulse:draw-start");
+  }
+
+  /** Draw again after `ms` (people held back by the cadence). */
+  private later(ms: number): void {
+    if (this.laterTimer !== null) return;
+    this.laterTimer = setTimeout(() => {
+      this.laterTimer = null;
+      this.schedule({ people: new Set(), trails: false, knocks: { all: false, added: new Set(), removed: new Set() }, leads: false, queue: false });
+    }, Math.max(0, ms));
   }
 
   /** People as a diff against what the source holds; a whole reload only when most of it changed. */
