@@ -125,7 +125,7 @@ describe("live map page (wrangler dev + Chromium)", () => {
     expect(await drawnAt(page, [HOME.lng - 0.004, HOME.lat])).toEqual([]);
 
     // The toggle shows her.
-    await page.getByLabel("Offline").check();
+    await page.getByLabel("Offline", { exact: true }).check();
     await waitDrawnAt(page, [HOME.lng - 0.004, HOME.lat], "cat");
     expect(await page.locator("#people-list li:visible .person-name").allTextContents()).toEqual(["Ann Live", "Ben Stale", "cat"]);
     expect(await page.locator('#people-list li[data-user-id="cat"] .person-seen').textContent()).toMatch(/last seen 15 min ago/);
@@ -177,13 +177,13 @@ describe("live map page (wrangler dev + Chromium)", () => {
 
     // Filters change what is drawn: no "interested" knocks; no stale people.
     await page.locator("#filters summary").click();
-    await page.getByLabel("Interested").uncheck();
+    await page.getByLabel("Interested", { exact: true }).uncheck();
     await knockDrawn(false);
-    await page.getByLabel("Interested").check();
+    await page.getByLabel("Interested", { exact: true }).check();
     await knockDrawn(true);
-    await page.getByLabel("Stale").uncheck();
+    await page.getByLabel("Stale", { exact: true }).uncheck();
     await waitDrawnAt(page, [HOME.lng + 0.004, HOME.lat], "ben", false);
-    await page.getByLabel("Stale").check();
+    await page.getByLabel("Stale", { exact: true }).check();
     await waitDrawnAt(page, [HOME.lng + 0.004, HOME.lat], "ben");
 
     // Click Ann: the popup tells her last fix, speed, battery and knocks of the last 24 hours.
