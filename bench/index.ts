@@ -1,6 +1,7 @@
 /**
  * `npm run bench` — every docs/architecture.md "Targets" figure in one run on this machine, side by side:
  *   flush    the flush path vs one INSERT per event vs COPY (bench/flush.ts)
+ *   cost     the TeamHub's billed rows, Redis commands and $ per million events at list prices (bench/cost.ts)
  *   seed     the seed story's load, compressed in time, through fieldpulse and through the naive route
  *   ceiling  events/s one TeamHub accepts (20-event batches) until p99 > 50 ms
  *   live     fix accepted → manager socket (bench/live.ts)
@@ -16,13 +17,14 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { progressLine, progressPrinter } from "../dev/sim/progress.ts";
 import { runCeiling, type CeilingResult } from "./ceiling.ts";
+import { formatCost, runCost, type CostResult } from "./cost.ts";
 import { formatReport, runFlushBench, type FlushBenchResult } from "./flush.ts";
 import { formatLive, runLiveBench, signedMs, type LiveResult } from "./live.ts";
 import { runSeedScenario, type SeedResult } from "./seed.ts";
 import { startBenchStack, type BenchStack } from "./stack.ts";
 import { int, ms, renderTable, verdict, type Row } from "./table.ts";
 
-const PARTS = ["flush", "seed", "ceiling", "live"] as const;
+const PARTS = ["flush", "cost", "seed", "ceiling", "live"] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -67,7 +69,7 @@ process.once("SIGINT", () => {
 });
 
 const machine = { date: new Date().toISOString(), cpu: os.cpus()[0]?.model ?? "unknown", cores: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAvgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100) };
-const results: { machine: typeof machine; flush?: FlushBenchResult; seed?: SeedResult; ceiling?: CeilingResult; live?: LiveResult; errors: Record<string, string>; loadAvg: Record<string, number[]> } = { machine, errors: {}, loadAvg: {} };
+const results: { machine: typeof machine; flush?: FlushBenchResult; cost?: CostResult; seed?: SeedResult; ceiling?: CeilingResult; live?: LiveResult; errors: Record<string, string>; loadAvg: Record<string, number[]> } = { machine, errors: {}, loadAvg: {} };
 const rows: Row[] = [];
 const notes: string[] = [];
 
@@ -107,6 +109,25 @@ try {
 
   if (parts.some((p) => p !== "flush")) stack = await startBenchStack({ embedded: values.embedded, log: say, maxLifetimeMs: 30 * 60_000 });
 
+  const cost = await part("cost", async () => {
+    await stack!.startWorker({});
+    try {
+      return await runCost(stack!);
+    } finally {
+      await stack!.stopWorker();
+    }
+  });
+  if (cost) {
+    results.cost = cost;
+    say(formatCost(cost));
+    const fp = cost.lines[0]!;
+    rows.push(
+      { part: "cost", figure: "TeamHub rows written per event (incl. alarms), 20-event batches", measured: `${fp.rowsWrittenPerEvent.toFixed(3)} (first version: 7.0 + ~2)`, target: "≤ 0.2", verdict: verdict(fp.rowsWrittenPerEvent <= 0.2) },
+      { part: "cost", figure: "Redis commands per event", measured: cost.redisCommands === null ? "n/a (no Redis)" : fp.redisCommandsPerEvent.toFixed(4), target: "≤ 0.02", verdict: verdict(cost.redisCommands === null ? null : fp.redisCommandsPerEvent <= 0.02) },
+      { part: "cost", figure: "$ per million events, list prices (Workers, DO, SQLite, Upstash)", measured: `$${fp.dollarsPerMillion.toFixed(3)} (first version $${cost.lines[1]!.dollarsPerMillion.toFixed(2)}, naive $${cost.lines[2]!.dollarsPerMillion.toFixed(2)})`, target: "≤ $0.30", verdict: verdict(fp.dollarsPerMillion <= 0.3) },
+    );
+  }
+
   const seed = await part("seed", () => runSeedScenario(stack!, {
     wallS: opts.seedWallS, compression: opts.compression, log: say,
     onProgress: (route, p) => printer.update(`seed ${route}: ${progressLine(p, opts.seedWallS * 1000)}`),
@@ -131,7 +152,7 @@ try {
   }
 
   const ceiling = await part("ceiling", async () => {
-    await stack!.startWorker({ vars: { RATE_LIMIT_PER_MIN: "1000000" } });
+    await stack!.startWorker({ vars: {} });
     try {
       return await runCeiling(stack!, { stepS: opts.ceilingStepS, maxConcurrency: opts.ceilingMax, onProgress: say, budgetS: Math.max(60, opts.ceilingStepS * 12) });
     } finally {
@@ -148,11 +169,11 @@ try {
       target: "≥ 20,000/s", verdict: verdict(at !== null && at.eventsPerS >= 20_000),
     });
     rows.push({ part: "ceiling", figure: "events/s at any latency", measured: `${int(top.eventsPerS)}/s at ${top.concurrency} concurrent (p99 ${ms(top.p99)})`, target: "—", verdict: "info" });
-    notes.push(`ceiling: ${ceiling.batch}-event batches, one device token per concurrent client, RATE_LIMIT_PER_MIN raised so the limiter (still consulted) never refuses; steps of ${opts.ceilingStepS} s; stopped: ${ceiling.stoppedBecause}.`);
+    notes.push(`ceiling: ${ceiling.batch}-event batches, a pool of 2,000 device tokens so the per-device limit (still consulted) never refuses; steps of ${opts.ceilingStepS} s; stopped: ${ceiling.stoppedBecause}.`);
   }
 
   const live = await part("live", async () => {
-    await stack!.startWorker({ vars: { RATE_LIMIT_PER_MIN: "1000000", ...(values["live-tick-ms"] ? { LIVE_TICK_MS: values["live-tick-ms"] } : {}) } });
+    await stack!.startWorker({ vars: { ...(values["live-tick-ms"] ? { LIVE_TICK_MS: values["live-tick-ms"] } : {}) } });
     try {
       const r = await runLiveBench(stack!, { managers: opts.liveManagers, devices: opts.liveDevices, seconds: opts.liveS, onProgress: (l) => printer.update(l) });
       printer.done();

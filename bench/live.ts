@@ -202,7 +202,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const stop = () => void stack.stop().then(() => process.exit(130));
   process.once("SIGINT", stop);
   try {
-    await stack.startWorker({ vars: { RATE_LIMIT_PER_MIN: "1000000", ...(values["tick-ms"] ? { LIVE_TICK_MS: values["tick-ms"] } : {}) } });
+    await stack.startWorker({ vars: { ...(values["tick-ms"] ? { LIVE_TICK_MS: values["tick-ms"] } : {}) } });
     const r = await runLiveBench(stack, {
       managers: Number(values.managers), devices: Number(values.devices), seconds: Number(values.seconds),
       fixIntervalS: Number(values["fix-interval-s"]), batchFixes: Number(values["batch-fixes"]),

@@ -57,6 +57,8 @@ export interface BenchStack {
   /** Times wrangler rebuilt and reloaded the Worker since it was (re)started: a source file changed under it. */
   reloads(): number;
   token(team: string, user: string, role?: Role, name?: string): Promise<string>;
+  /** Commands the local Upstash server has served so far (what Upstash bills), or null without Redis. */
+  redisCommands(): Promise<number | null>;
   /** GET /__scheduled: run the cron (flush dirty teams, publish figures) now. */
   triggerCron(timeoutMs?: number): Promise<void>;
   /** The team's live queue figures (GET /v1/metrics with a manager token). */
@@ -127,6 +129,12 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     token: (team, user, role = "field", name) => signToken({ team, sub: user, role, ...(name ? { name } : {}), ttlSeconds: 24 * 3600 }, authSecret),
 
     triggerCron: (timeoutMs = 60_000) => wrangler.triggerCron(timeoutMs),
+
+    async redisCommands() {
+      if (!base.upstash) return null;
+      const res = await fetch(`${base.upstash.url}/__stats`, { headers: { authorization: `Bearer ${base.upstash.token}` } });
+      return ((await res.json()) as { commands: number }).commands;
+    },
 
     async figures(team) {
       const token = await stack.token(team, "bench-manager", "manager");

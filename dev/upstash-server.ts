@@ -229,13 +229,18 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
 
   const prepare = createPreparer();
 
+  // What Upstash would bill: every command, one per pipeline or transaction entry. GET /__stats reads it.
+  let commandsServed = 0;
+
   async function runOne(args: Arg[]): Promise<unknown> {
+    commandsServed += 1;
     const { command, fixReply } = prepare(args);
     await whenReady();
     return fixReply(await redis.sendCommand(command));
   }
 
   async function runPipeline(commands: Arg[][]): Promise<({ result: unknown } | { error: string })[]> {
+    commandsServed += commands.length;
     const prepared = commands.map(prepare);
     await whenReady();
     // Sent in one tick, so they reach Redis back to back and in order.
@@ -253,6 +258,7 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
   }
 
   async function runMultiExec(commands: Arg[][]): Promise<({ result: unknown } | { error: string })[]> {
+    commandsServed += commands.length;
     const prepared = commands.map(prepare);
     await whenReady();
     const tx = redis.multi() as unknown as Pipeline;
@@ -267,6 +273,7 @@ export async function startUpstashServer(options: UpstashServerOptions): Promise
     const url = new URL(req.url ?? "/", "http://upstash.local");
     const body = await readBody(req);
     const path = url.pathname.replace(/\/+$/, "");
+    if (req.method === "GET" && path === "/__stats") return send(res, 200, { commands: commandsServed });
 
     if (req.method === "POST" && (path === "/pipeline" || path === "/multi-exec")) {
       const commands = toCommands(parseJson(body));
