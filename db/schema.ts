@@ -92,4 +92,19 @@ export const rejectedEvents = pgTable("rejected_events", {
   body: text("body").notNull(),
 }, (t) => [primaryKey({ columns: [t.teamId, t.id], name: "rejected_events_pkey" })]);
 
+/**
+ * Tracker apps registered to a team and a person (issue 15). The device id is its own credential
+ * (stateless: it carries team, user and an HMAC), so the ingest path never reads this table; it serves the
+ * admin's list. Revocation is enforced by the team's TeamHub; `revoked_at` mirrors it for the list.
+ */
+export const devices = pgTable("devices", {
+  deviceId: text("device_id").primaryKey(),
+  teamId: text("team_id").notNull(),
+  userId: text("user_id").notNull(),
+  label: text("label"),
+  createdBy: text("created_by").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+}, (t) => [index("devices_team_created").on(t.teamId, t.createdAt)]);
+
 export const tables = { location: locations, knock: knocks, activity: activities, lead: leads } as const;
