@@ -38,7 +38,7 @@ describe("live socket limits", () => {
   it("one token holds at most 4 sockets: a fifth closes its oldest", async () => {
     const team = newTeam();
     const token = await tokenFor(team, "manager");
-    const sockets = [];
+    const sockets: Awaited<ReturnType<typeof open>>[] = [];
     for (let i = 0; i < 5; i++) sockets.push(await open(token));
     const oldest = await waitFor(() => sockets[0]!.closed() ?? undefined, { what: "the oldest socket closed" });
     expect(oldest.code).toBe(1008);
