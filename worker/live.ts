@@ -11,6 +11,8 @@ export const live = new Hono<{ Bindings: Env; Variables: AuthVars }>();
  * (encodeURIComponent): a user id may hold any printable character, a header only Latin-1.
  */
 export const LIVE_HEADERS = {
+  /** The team (a hub may meet its team on a socket before any ingest). */
+  team: "X-Fieldpulse-Team",
   user: "X-Fieldpulse-User",
   role: "X-Fieldpulse-Role",
   /** The jti and iat of the token behind the socket (for a ticket: of the token it was taken with). */
@@ -52,6 +54,7 @@ live.get("/v1/live", async (c) => {
     throw new ApiError(400, "subprotocol_required", `offer the subprotocol ${LIVE_PROTOCOL}`);
   }
   const headers = new Headers(c.req.raw.headers);
+  headers.set(LIVE_HEADERS.team, encodeURIComponent(team));
   headers.set(LIVE_HEADERS.user, encodeURIComponent(identity.sub));
   headers.set(LIVE_HEADERS.role, identity.role);
   headers.set(LIVE_HEADERS.tokenJti, identity.jti);
