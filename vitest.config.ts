@@ -10,6 +10,8 @@ fs.mkdirSync("dist/web", { recursive: true });
 const workerTest = (name: string, include: string[], bindings: Record<string, string>) => ({
   plugins: [
     cloudflareTest({
+      // Production's Worker with a TeamHub tests can tune and stop after COMMIT (never in the deployed bundle).
+      main: "./test/support/test-worker.ts",
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: { bindings },
     }),

@@ -145,7 +145,7 @@ try {
     notes.push(
       `seed: ${seed.devices} devices, a fix every 5 s (${int(seed.rates.fixesPerMin)}/min), ${seed.rates.knocksPerHour} knocks/h, ${seed.rates.leadsPerHour} leads/h; ` +
         `time ×${seed.compression}: ${seed.wallS} s of wall time stand for ${seed.simulatedMinutes.toFixed(1)} min, so requests come ${seed.compression}× as fast; ` +
-        `server max ages and the cron period scaled by 1/${seed.compression} (${Object.entries(seed.serverVars).filter(([k]) => k !== "BENCH_MODE").map(([k, v]) => `${k}=${v}`).join(" ")}).`,
+        `server max ages and the cron period scaled by 1/${seed.compression} (${Object.entries(seed.serverVars).map(([k, v]) => `${k}=${v}`).join(" ")}).`,
       `seed: ${seed.statsNote}. fieldpulse: ${fp.statements} statements (${fp.server.flushes} flushes in the Worker's log, ${fp.server.flushStatements} statements), ${fp.sessions} sessions, ${int(fp.events)} events, answers ${JSON.stringify(fp.byStatus)}; ` +
         `naive: ${int(naive.statements)} statements, ${int(naive.sessions)} sessions, answers ${JSON.stringify(naive.byStatus)}${Object.keys(naive.server.errors).length ? `, server errors ${JSON.stringify(naive.server.errors)}` : ""}.`,
     );

@@ -2,20 +2,23 @@ import { Hono } from "hono";
 import { COLUMNS, TABLE } from "../db/bulk.ts";
 import { withDb } from "../db/client.ts";
 import { ingestEnvelope, partitionEvents, toIssues } from "../protocol/events.ts";
-import { requireRole, type AuthVars } from "./auth.ts";
-import { ApiError } from "./errors.ts";
-import { jsonBody, readJson } from "./ingest.ts";
+import { errorBody } from "../protocol/errors.ts";
+import { requireRole, type AuthVars } from "../worker/auth.ts";
+import { ApiError } from "../worker/errors.ts";
+import { jsonBody, readJson } from "../worker/ingest.ts";
 
-export const bench = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+export const naive = new Hono<{ Bindings: Env; Variables: AuthVars }>();
+
+naive.onError((err, c) => {
+  if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.issues), err.status);
+  return c.json(errorBody("internal", err instanceof Error ? err.message : String(err)), 500);
+});
 
 /**
  * The seed story's naive path, kept as a measured baseline: every event its own INSERT, inside the
- * request. Exists only when BENCH_MODE = "1" (npm run bench); 404 otherwise.
+ * request. Only in the bench's Worker (bench/worker.ts), never in the deployed one.
  */
-bench.post("/v1/bench/naive-events", async (c, next) => {
-  if (c.env.BENCH_MODE !== "1") throw new ApiError(404, "not_found", "no route POST /v1/bench/naive-events");
-  await next();
-}, requireRole("field", "manager", "admin"), ...jsonBody, async (c) => {
+naive.post("/v1/bench/naive-events", requireRole("field", "manager", "admin"), ...jsonBody, async (c) => {
   const envelope = ingestEnvelope.safeParse(await readJson(c.req.raw));
   if (!envelope.success) throw new ApiError(400, "invalid_envelope", "the body must be { events: [...] }", toIssues(envelope.error));
   const { valid, rejected } = partitionEvents(envelope.data.events);

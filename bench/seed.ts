@@ -90,7 +90,7 @@ export interface SeedResult {
 /** wrangler vars for a compressed seed run: each kind's max age (and the flush backoff) shrinks with the clock. */
 export function seedVars(k: number): Record<string, string> {
   const s = (x: number) => String(Math.max(0.05, Math.round((x / k) * 1000) / 1000));
-  return { BENCH_MODE: "1", LOCATION_MAX_AGE_S: s(30), KNOCK_MAX_AGE_S: s(5), ACTIVITY_MAX_AGE_S: s(30), FLUSH_MAX_BACKOFF_S: s(60) };
+  return { LOCATION_MAX_AGE_S: s(30), KNOCK_MAX_AGE_S: s(5), ACTIVITY_MAX_AGE_S: s(30), FLUSH_MAX_BACKOFF_S: s(60) };
 }
 
 export async function runSeedScenario(stack: BenchStack, opts: SeedOptions = {}): Promise<SeedResult> {

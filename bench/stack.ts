@@ -116,7 +116,8 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     authSecret, databaseUrl, database, postgresMode, proxy: base.proxy, redisPrefix, persistDir,
 
     async startWorker(opts: WorkerOptions = {}) {
-      await base.startWorker({ vars: opts.vars, persistTo: opts.persistTo ?? persistDir, assetsDir, logLevel: opts.logLevel }, wrangler);
+      // The bench's own entry: production's Worker plus the naive route and the crash drill's pause.
+      await base.startWorker({ script: "bench/worker.ts", vars: opts.vars, persistTo: opts.persistTo ?? persistDir, assetsDir, logLevel: opts.logLevel }, wrangler);
       const shown = Object.entries(opts.vars ?? {}).map(([k, v]) => `${k}=${v}`).join(" ");
       log(`wrangler dev on ${wrangler.url}${shown ? ` (${shown})` : ""}`);
     },

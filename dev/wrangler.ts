@@ -12,6 +12,8 @@ const READY_MS = 90_000;
 
 export interface WranglerStart {
   vars: Record<string, string>;
+  /** The Worker's entry instead of wrangler.toml's `main` (the bench runs bench/worker.ts). */
+  script?: string;
   /** Durable Object state; wrangler's own config and logs go to `<persistTo>/config`. */
   persistTo: string;
   /** Default: a free port. */
@@ -56,7 +58,7 @@ export class WranglerDev {
     this.reloadCount = 0;
     const proc = spawn(
       path.join(this.root, "node_modules/.bin/wrangler"),
-      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
+      ["dev", ...(opts.script ? [opts.script] : []), "--ip", "127.0.0.1", "--port", String(port), "--test-scheduled", "--show-interactive-dev-session=false",
         "--inspector-port", String(await freePort()), "--persist-to", opts.persistTo,
         ...(opts.assetsDir ? ["--assets", opts.assetsDir] : []), "--log-level", opts.logLevel ?? "warn", ...Object.entries(opts.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`])],
       {

@@ -73,24 +73,13 @@ export interface FlushReport {
 const isLead = (e: IngestEvent): e is LeadEvent => e.type === "lead";
 
 /**
- * The crash drill (npm run drill) only: announce that a batch is committed but not yet deleted from the
- * buffer, then hold there so the drill can kill the whole process at exactly that point.
- */
-async function drillPauseAfterCommit(teamId: string, rows: number): Promise<void> {
-  log({ event: "drill_committed_not_deleted", teamId, rows });
-  await new Promise((resolve) => setTimeout(resolve, 30_000));
-}
-
-/**
  * One per team: the single writer for that team's events. A thin shell wiring plain modules — the batch
  * buffer and the dialer outbox (SQLite), the live picture (memory), the flush policy (pure), the batch
  * writer (Neon) — to alarms and sockets. One accepted request costs one batch row (+ one row per new lead).
  */
 export class TeamHub extends DurableObject<Env> {
-  /** Read from wrangler vars; tests may narrow them on one object through runInDurableObject. */
-  tunables: Tunables;
-  /** Tests and drills only: runs after Postgres COMMIT, before the buffer DELETE. */
-  afterCommit: (() => void | Promise<void>) | null = null;
+  /** Read from wrangler vars once per object. */
+  protected tunables: Tunables;
   private readonly sql: MeteredSql;
   private readonly fanout: LiveFanout;
   private buffer!: BatchBuffer;
@@ -336,7 +325,7 @@ export class TeamHub extends DurableObject<Env> {
     const admission = admitSocket(open, identity.jti);
     if (!admission.ok) return Response.json({ error: { code: "too_many_sockets", message: admission.reason } }, { status: 429, headers: { "Retry-After": "30" } });
     // A reloaded page's old sockets make way for the new one.
-    for (const old of admission.evict) closeQuietly(old.ws, 1000, "replaced by a newer connection");
+    for (const old of admission.evict) closeQuietly(old.ws, CLOSE_POLICY_VIOLATION, "too many sockets for one token: replaced by a newer one");
     await this.hydrated;
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
@@ -424,6 +413,12 @@ export class TeamHub extends DurableObject<Env> {
     }
   }
 
+  /**
+   * Postgres has committed a flush batch; the buffer still holds it. Nothing to do here: the seam where the
+   * crash drill (bench/worker.ts) and the tests (test/support/test-worker.ts) stop the object at that point.
+   */
+  protected async committed(_teamId: string, _rows: number): Promise<void> {}
+
   private knowTeam(teamId: string): void {
     if (this.counters.teamId !== teamId) {
       this.counters.teamId = teamId;
@@ -509,8 +504,7 @@ export class TeamHub extends DurableObject<Env> {
         const events = firstOccurrences([...leads, ...taken.flatMap((b) => b.body.map((event) => ({ teamId, userId: b.userId, receivedAt: b.receivedAt, event })))]);
         const t0 = Date.now();
         const written = await writeBatch(this.env, teamId, events, sync);
-        await this.afterCommit?.();
-        if (this.env.DRILL_PAUSE_AFTER_COMMIT === "1" && written.written.length > 0) await drillPauseAfterCommit(teamId, written.written.length);
+        await this.committed(teamId, written.written.length);
         const ms = Date.now() - t0;
         const refusedLeads = written.rejected.filter((r) => r.buffered.event.type === "lead").map((r) => r.buffered.event.id);
         const rows = written.written.length;

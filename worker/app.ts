@@ -4,7 +4,6 @@ import { secureHeaders } from "hono/secure-headers";
 import { errorBody } from "../protocol/errors.ts";
 import { errorMessage, log } from "../durable-objects/log.ts";
 import { admin } from "./admin.ts";
-import { bench } from "./bench.ts";
 import type { AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { health } from "./health.ts";
@@ -38,7 +37,6 @@ app.route("/", knocks);
 app.route("/", history);
 app.route("/", metrics);
 app.route("/", admin);
-app.route("/", bench);
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

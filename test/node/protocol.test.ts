@@ -34,7 +34,7 @@ describe("bulkInsert", () => {
       event: ingestEvent.parse({ id, type: "activity", at: 1_790_000_000_000 + i, kind: "k", meta: i === 1 ? { a: 1 } : undefined }),
     }));
     const { text, values } = bulkInsert("activity", rows);
-    expect(text).toMatch(/^INSERT INTO "activities" \(.*\) SELECT .* FROM unnest\(\$1::uuid\[\], .*\$9::text\[\]\) .*ON CONFLICT \("id"\) DO NOTHING$/);
+    expect(text).toMatch(/^INSERT INTO "activities" \(.*\) SELECT .* FROM unnest\(\$1::uuid\[\], .*\$9::text\[\]\) .*ON CONFLICT \("team_id", "id"\) DO NOTHING$/);
     expect(values).toHaveLength(9);
     expect(values.every((v) => Array.isArray(v) && v.length === 3)).toBe(true);
     expect(values[8]).toEqual([null, '{"a":1}', null]);

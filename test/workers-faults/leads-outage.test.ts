@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { countRows, hubFor, leadEvent, newTeam, postEvents, tokenFor, waitFor } from "../workers/helpers.ts";
 
 const proxy = (action: "pause" | "resume") => fetch(`${inject("controlUrl")}/fault-proxy/${action}`, { method: "POST" });

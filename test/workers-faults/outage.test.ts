@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { countRows, hubFor, leadEvent, makeLocations, newTeam, postEvents, tokenFor, waitFor } from "../workers/helpers.ts";
 
 // This project's Worker reaches Postgres through the fault proxy, which these tests cut and restore.

@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { countRows, hubFor, leadEvent, makeLocations, newTeam, postEvents, tokenFor } from "./helpers.ts";
 
 const holdBuffer = () => {
@@ -14,7 +14,7 @@ describe("backpressure", () => {
     const hub = hubFor(team);
     // At the mark the hub flushes at once; hold its buffer full by failing each flush after its commit.
     await runInDurableObject(hub, (h: TeamHub) => {
-      h.tunables = { ...h.tunables, BUFFER_HIGH_WATER: 10 };
+      h.tune({ BUFFER_HIGH_WATER: 10 });
       h.afterCommit = holdBuffer;
     });
     expect((await postEvents(token, makeLocations(10))).status).toBe(202);
@@ -48,7 +48,7 @@ describe("backpressure", () => {
     const token = await tokenFor(team);
     const hub = hubFor(team);
     await runInDurableObject(hub, (h: TeamHub) => {
-      h.tunables = { ...h.tunables, BUFFER_HIGH_WATER: 100, FLUSH_THRESHOLD_ROWS: 100_000 };
+      h.tune({ BUFFER_HIGH_WATER: 100, FLUSH_THRESHOLD_ROWS: 100_000 });
     });
     await postEvents(token, makeLocations(50));
     await hub.flush(); // measures a drain rate

@@ -1,7 +1,7 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { inject } from "vitest";
 import { describe, expect, it } from "vitest";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import {
   activityEvent, countRows, drainByAlarm, hubFor, knockEvent, leadEvent, locationEvent, newTeam, postEvents, sql, tokenFor, waitFor,
 } from "./helpers.ts";
@@ -196,7 +196,7 @@ describe("separate clocks", () => {
     const token = await tokenFor(team);
     const hub = hubFor(team);
     await runInDurableObject(hub, (instance: TeamHub) => {
-      instance.tunables = { ...instance.tunables, KNOCK_MAX_AGE_S: 1 };
+      instance.tune({ KNOCK_MAX_AGE_S: 1 });
     });
     const lead = leadEvent();
     await fetch(`${inject("controlUrl")}/dialer/script`, { method: "POST", body: JSON.stringify({ leadId: lead.id, statuses: [], otherwise: 200, delayMs: 9_000 }) });

@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { redisFrom, redisKeys } from "../../durable-objects/redis.ts";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { call, countRows, hubFor, makeLocations, newTeam, postEvents, tokenFor, waitFor } from "./helpers.ts";
 
 const redis = redisFrom(env)!;

@@ -2,7 +2,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it } from "vitest";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { leadWebhook } from "../../protocol/webhook.ts";
 import { redisFrom, redisKeys } from "../../durable-objects/redis.ts";
 import { call, hubFor, leadEvent, makeLocations, newTeam, postEvents, sql, tokenFor, waitFor } from "./helpers.ts";

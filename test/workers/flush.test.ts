@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { countRows, drainByAlarm, hubFor, waitFor, knockEvent, leadEvent, locationEvent, makeLocations, newTeam, postEvents, sql, tokenFor, activityEvent } from "./helpers.ts";
 
 describe("flush to Postgres", () => {
@@ -86,7 +86,7 @@ describe("flush to Postgres", () => {
     await postEvents(token, events.slice(0, 300));
     await postEvents(token, [...events.slice(300), knockEvent()]);
     const report = await runInDurableObject(hubFor(team), async (hub: TeamHub) => {
-      hub.tunables = { ...hub.tunables, FLUSH_BATCH_ROWS: 200, FLUSH_THRESHOLD_ROWS: 100 };
+      hub.tune({ FLUSH_BATCH_ROWS: 200, FLUSH_THRESHOLD_ROWS: 100 });
       return hub.flush();
     });
     // Batch rows are never cut: the 300-event request goes alone (a first row is taken however large), then 150 + 1 knock.
@@ -108,7 +108,7 @@ describe("when to flush", () => {
     expect(figures.nextFlushAt).toBe(alarm);
     // The alarm is not due yet: nothing is flushed.
     await runInDurableObject(hub, async (instance: TeamHub) => {
-      instance.tunables = { ...instance.tunables, FLUSH_THRESHOLD_ROWS: 50 };
+      instance.tune({ FLUSH_THRESHOLD_ROWS: 50 });
     });
     const events = makeLocations(60);
     await postEvents(token, events);

@@ -19,7 +19,7 @@ describe("GET /healthz", () => {
 });
 
 describe("bench-only routes", () => {
-  it("do not exist unless BENCH_MODE is set", async () => {
+  it("do not exist in the deployed Worker (only bench/worker.ts has them)", async () => {
     const res = await call("/v1/bench/naive-events", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
     expect(res.status).toBe(404);
   });

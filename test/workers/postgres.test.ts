@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { inTransaction, withDb } from "../../db/client.ts";
-import type { TeamHub } from "../../durable-objects/team-hub.ts";
+import type { TeamHub } from "../support/test-worker.ts";
 import { hubFor, newTeam, sql } from "./helpers.ts";
 
 describe("Neon driver from inside TeamHub", () => {
