@@ -26,11 +26,11 @@ export function maxAgeMs(kind: EventKind, t: Tunables): number {
 
 /**
  * When the buffer must next be flushed (epoch ms), or null when it is empty: now when the threshold is
- * reached (or the buffer nears its high-water mark), otherwise the earliest batch's due time.
+ * reached, otherwise the earliest batch's due time.
  */
 export function flushDueAt(pending: { events: number; dueAt: number | null }, t: Tunables, now: number): number | null {
   if (pending.dueAt === null) return null;
-  if (pending.events >= Math.min(t.FLUSH_THRESHOLD_ROWS, t.BUFFER_HIGH_WATER)) return now;
+  if (pending.events >= t.FLUSH_THRESHOLD_ROWS) return now;
   return pending.dueAt;
 }
 

@@ -23,11 +23,6 @@ describe("flushDueAt", () => {
     expect(flushDueAt({ events: 999, dueAt: now + 20_000 }, t, now)).toBe(now + 20_000);
   });
 
-  it("is now near the high-water mark even when it is below the threshold", () => {
-    const small = readTunables({ BUFFER_HIGH_WATER: "50" });
-    expect(flushDueAt({ events: 50, dueAt: now + 20_000 }, small, now)).toBe(now);
-  });
-
   it("honours the configured ages", () => {
     const fast = readTunables({ LOCATION_MAX_AGE_S: "2", FLUSH_THRESHOLD_ROWS: "10" });
     expect(flushDueAt({ events: 1, dueAt: batchDueAt(["location"], now, fast) }, fast, now)).toBe(now + 2_000);
