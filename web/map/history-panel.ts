@@ -40,18 +40,25 @@ export class HistoryPanel {
     this.listeners.abort();
   }
 
-  /** The person picker follows the team (names as the list shows them). */
+  /**
+   * The person picker: everyone on the map, and anyone who knocked or saved a lead in the window even
+   * if their phone has not sent a fix lately (history is exactly for them).
+   */
   renderPeople(): void {
     const chosen = this.person.value;
-    const options = this.state.sortedPeople().map((p) => {
-      const o = document.createElement("option");
-      o.value = p.userId;
-      o.textContent = p.label;
-      return o;
-    });
-    if (options.length === this.person.options.length && options.every((o, i) => o.value === this.person.options[i]!.value && o.textContent === this.person.options[i]!.textContent)) return;
-    this.person.replaceChildren(...options);
-    if (chosen && this.state.people.has(chosen)) this.person.value = chosen;
+    const ids = new Set([...this.state.people.keys(), ...this.state.counts.keys(), ...[...this.state.leads.values()].map((l) => l.userId)]);
+    const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+    const people = [...ids].map((userId) => ({ userId, label: this.labelFor(userId) })).sort((a, b) => byName.compare(a.label, b.label));
+    const same = people.length === this.person.options.length && people.every((p, i) => p.userId === this.person.options[i]!.value && p.label === this.person.options[i]!.textContent);
+    if (same) return;
+    this.person.replaceChildren(...people.map((p) => new Option(p.label, p.userId)));
+    if (chosen && ids.has(chosen)) this.person.value = chosen;
+  }
+
+  private labelFor(userId: string): string {
+    if (this.state.people.has(userId)) return this.state.labelOf(userId);
+    for (const k of this.state.knocks.values()) if (k.userId === userId && k.name) return k.name;
+    return userId;
   }
 
   /** Open the panel on one person (from their popup or row). */
@@ -101,7 +108,7 @@ export class HistoryPanel {
     const knocks = reply.features.filter((f): f is HistoryKnock => f.properties.kind === "knock");
     document.body.dataset.history = `${reply.userId}:${segments.length}:${stops.length}:${knocks.length}`;
     if (segments.length === 0 && knocks.length === 0) {
-      this.say(`${this.state.labelOf(userId)}: nothing recorded on ${fmt.day(from)}.`);
+      this.say(`${this.labelFor(userId)}: nothing recorded on ${fmt.day(from)}.`);
       this.map()?.clearHistory();
       this.slider.disabled = true;
       return;
@@ -114,7 +121,7 @@ export class HistoryPanel {
     this.slider.value = String(last);
     this.slider.disabled = false;
     this.say(
-      `${this.state.labelOf(userId)} on ${fmt.day(from)}: ${fmt.plural(segments.length, "stretch", "stretches")} of route, ${fmt.plural(stops.length, "stop")}, ${fmt.plural(knocks.length, "knock")}${reply.truncated ? " (the day is too long to show whole)" : ""}.`,
+      `${this.labelFor(userId)} on ${fmt.day(from)}: ${fmt.plural(segments.length, "stretch", "stretches")} of route, ${fmt.plural(stops.length, "stop")}, ${fmt.plural(knocks.length, "knock")}${reply.truncated ? " (the day is too long to show whole)" : ""}.`,
     );
     this.map()?.showHistory(reply);
     this.replay(last);
