@@ -56,7 +56,7 @@ export async function withDb<T>(
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
   });
   // A server-side close surfaces as an 'error' event after the work is done; unhandled, it would
-  // crash the isolate (TOOLCHAIN.md). Errors that matter reach the caller through the awaited query.
+  // crash the isolate (docs/toolchain.md, "Neon driver"). Errors that matter reach the caller through the awaited query.
   pool.on("error", ignoreLateError);
   let client: PoolClient | undefined;
   try {

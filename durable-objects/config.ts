@@ -3,7 +3,7 @@ import { z } from "zod";
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/** The tunables of DESIGN "Configuration", parsed once per isolate from wrangler vars. */
+/** The tunables of README "Configuration", parsed once per isolate from wrangler vars. */
 const tunables = z.object({
   LOCATION_MAX_AGE_S: seconds(30),
   KNOCK_MAX_AGE_S: seconds(5),

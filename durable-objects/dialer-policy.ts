@@ -1,4 +1,4 @@
-/** DESIGN "Dialer webhook": retry after 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h, for 24 h. */
+/** docs/architecture.md "Dialer": retry after 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, then every 2 h, for 24 h. */
 export const RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000] as const;
 export const RETRY_EVERY_MS = 7_200_000;
 export const GIVE_UP_AFTER_MS = 24 * 3_600_000;

@@ -1,6 +1,6 @@
 import type { Issue } from "./events.ts";
 
-/** The one error shape of every endpoint (DESIGN "Ingest API"). */
+/** The one error shape of every endpoint (README "API", docs/architecture.md "Ingest"). */
 export interface ErrorBody {
   error: { code: string; message: string; issues?: Issue[] };
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { normalisePhone } from "./phone.ts";
 
-/** Limits of the ingest contract (DESIGN "Ingest API"). */
+/** Limits of the ingest contract (README "API", docs/architecture.md "Ingest"). */
 export const MAX_EVENTS_PER_BATCH = 500;
 export const MAX_BODY_BYTES = 512 * 1024;
 export const MAX_META_BYTES = 4 * 1024;
