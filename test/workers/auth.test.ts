@@ -43,11 +43,12 @@ describe("JWT auth", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// The matrix: every route and the live socket × every credential × the target team its own or another.
+// The matrix: every route and the live socket × every credential (a revoked one too) × the target team
+// its own or another.
 
-type Cred = "none" | "field" | "manager" | "admin" | "operator" | "ticket";
+type Cred = "none" | "field" | "manager" | "admin" | "operator" | "ticket" | "revoked";
 type Scope = "own" | "other";
-const CREDS: Cred[] = ["none", "field", "manager", "admin", "operator", "ticket"];
+const CREDS: Cred[] = ["none", "field", "manager", "admin", "operator", "ticket", "revoked"];
 const SCOPES: Scope[] = ["own", "other"];
 
 const operatorToken = () => tokenFor("any", "operator");
@@ -58,6 +59,15 @@ async function ticketFor(team: string): Promise<string> {
   return (await res.json<{ ticket: string }>()).ticket;
 }
 
+/** An admin's token of `team`, revoked by jti by another admin of the team. */
+async function revokedToken(team: string): Promise<string> {
+  const token = await tokenFor(team, "admin");
+  const { jti } = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+  const res = await call("/v1/admin/tokens/revoke", { method: "POST", token: await tokenFor(team, "admin"), headers: json, body: JSON.stringify({ jti }) });
+  expect(res.status).toBe(200);
+  return token;
+}
+
 /** A fresh credential (tickets are single use) of `team`; an operator belongs to no team. */
 function credential(cred: Cred, team: string): Promise<string | undefined> {
   switch (cred) {
@@ -65,6 +75,8 @@ function credential(cred: Cred, team: string): Promise<string | undefined> {
       return Promise.resolve(undefined);
     case "ticket":
       return ticketFor(team);
+    case "revoked":
+      return revokedToken(team);
     default:
       return tokenFor(team, cred satisfies Role);
   }
@@ -80,9 +92,13 @@ interface Target {
 type Expect = (cred: Cred, scope: Scope) => number;
 const json = { "Content-Type": "application/json" };
 
-/** 401 for no credential and for a ticket (accepted by GET /v1/live?ticket= only), else by role. */
+/**
+ * 401 for no credential and for a ticket (accepted by GET /v1/live?ticket= only); a revoked admin token
+ * is 401 wherever an admin may go (revocation is checked before the team), 403 elsewhere; else by role.
+ */
 const byRole = (allowed: Partial<Record<Role, number | ((scope: Scope) => number)>>): Expect => (cred, scope) => {
   if (cred === "none" || cred === "ticket") return 401;
+  if (cred === "revoked") return allowed.admin === undefined ? 403 : 401;
   const rule = allowed[cred];
   return rule === undefined ? 403 : typeof rule === "number" ? rule : rule(scope);
 };
@@ -112,6 +128,11 @@ const ROUTES: Route[] = [
     name: "POST /v1/live/ticket",
     send: (token) => call("/v1/live/ticket", { method: "POST", ...(token ? { token } : {}) }),
     expect: byRole({ manager: 201, admin: 201 }),
+  },
+  {
+    name: "GET /v1/knocks",
+    send: (token) => call("/v1/knocks", token ? { token } : {}),
+    expect: byRole({ manager: 200, admin: 200 }),
   },
   {
     name: "GET /v1/history",
@@ -172,7 +193,7 @@ const SOCKET: Route = {
     const protocols = credential ? `fieldpulse.v1, bearer.${credential}` : "fieldpulse.v1";
     return call("/v1/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": protocols } });
   },
-  expect: (cred) => ({ none: 401, field: 403, manager: 101, admin: 101, operator: 403, ticket: 101 })[cred],
+  expect: (cred) => ({ none: 401, field: 403, manager: 101, admin: 101, operator: 403, ticket: 101, revoked: 401 })[cred],
   seesOnlyOwn: async (res, target) => {
     const ws = res.webSocket!;
     const first = new Promise<string>((resolve) => ws.addEventListener("message", (e) => resolve(String(e.data)), { once: true }));
