@@ -56,7 +56,8 @@ describe("GET /v1/history", () => {
     expect(routes[0]!.geometry.coordinates.length).toBeLessThan(17);
     const stops = fc.features.filter((f) => f.properties.kind === "stop");
     expect(stops).toHaveLength(1);
-    expect(stops[0]!.properties).toMatchObject({ kind: "stop", minutes: 6 });
+    // The 6-minute stand, plus the walk's last fix 34 m away (inside the 50 m radius).
+    expect(stops[0]!.properties).toMatchObject({ kind: "stop", from: walk1[9]!.at, to: stand[6]!.at, minutes: 7 });
     // The undone knock is not part of the day.
     const doors = fc.features.filter((f) => f.properties.kind === "knock");
     expect(doors.map((d) => d.id)).toEqual([kept.id]);
