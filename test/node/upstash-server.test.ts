@@ -1,8 +1,7 @@
-// The real @upstash/redis and @upstash/ratelimit clients against dev/upstash-server.ts,
+// The real @upstash/redis client against dev/upstash-server.ts,
 // backed by the machine's Redis (127.0.0.1:6379).
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type AddressInfo } from "node:net";
-import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startUpstashServer, type UpstashServer } from "../../dev/upstash-server.ts";
@@ -94,21 +93,13 @@ describe("upstash-server with @upstash/redis", () => {
   });
 });
 
-describe("upstash-server with @upstash/ratelimit", () => {
-  it("allows 2 requests per sliding window and denies the 3rd", async () => {
-    const limiter = new Ratelimit({
-      redis,
-      limiter: Ratelimit.slidingWindow(2, "10 s"),
-      prefix: `${PREFIX}rl`,
-      analytics: false,
-      // The in-memory cache would answer the 3rd call without asking Redis.
-      ephemeralCache: false,
-    });
-    const key = "user-1";
-    const results = [];
-    for (let i = 0; i < 3; i++) results.push((await limiter.limit(key)).success);
-    expect(results).toEqual([true, true, false]);
-    expect((await limiter.limit("user-2")).success).toBe(true);
+describe("upstash-server's command meter", () => {
+  it("counts every command as Upstash bills them: one each, pipelined or not", async () => {
+    const stats = async () => ((await (await fetch(`${server.url}/__stats`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json()) as { commands: number }).commands;
+    const before = await stats();
+    await redis.set(`${PREFIX}meter`, "1");
+    await redis.pipeline().get(`${PREFIX}meter`).incr(`${PREFIX}meter-n`).exec();
+    expect((await stats()) - before).toBe(3);
   });
 });
 
