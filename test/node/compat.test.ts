@@ -1,0 +1,173 @@
+import { describe, expect, it } from "vitest";
+import { decodeOsmAnd, decodeOwnTracks, KMH_TO_MS, KNOTS_TO_MS, osmandDeviceId, toLocationEvents, trackerTimeMs } from "../../protocol/compat.ts";
+import { deviceSecret, mintDeviceKey, verifyDeviceId, verifyDeviceLogin } from "../../protocol/device-key.ts";
+import { fixId, uuidv5 } from "../../protocol/uuidv5.ts";
+
+const NOW = Date.now();
+const params = (query: string) => Object.fromEntries(new URLSearchParams(query));
+
+// Traccar's OsmAnd decoder tests (src/test/java/org/traccar/protocol/OsmAndProtocolDecoderTest.java).
+const TRACCAR_CLIENT_ANDROID = {
+  location: { timestamp: "2025-06-15T13:45:12.862Z", coords: { latitude: 37.4219983, longitude: -122.084, accuracy: 5, speed: 0, heading: -1, altitude: 5 }, is_moving: false, odometer: 0, event: "motionchange", battery: { level: 1, is_charging: false }, activity: { type: "still" }, extras: {}, _: "&id=48241179&lat=37.4219983&lon=-122.084&timestamp=2025-06-15T13:45:12.862Z&" },
+  device_id: "48241179",
+};
+const TRACCAR_CLIENT_IOS_MOCK = {
+  location: { extras: {}, mock: true, coords: { speed_accuracy: -1, speed: -1, longitude: -122.406417, ellipsoidal_altitude: 0, floor: null, heading_accuracy: -1, latitude: 37.785834000000001, accuracy: 5, altitude_accuracy: -1, altitude: 0, heading: -1 }, is_moving: false, age: 188, odometer: 0, uuid: "2FB04C65-99CF-42AB-8DD3-EBCB4B108BF8", event: "motionchange", battery: { level: -1, is_charging: false }, activity: { type: "unknown", confidence: 100 }, timestamp: "2025-05-09T04:11:30.579Z" },
+  device_id: "658765",
+};
+const TRACCAR_CLIENT_MOVING = {
+  location: { event: "motionchange", is_moving: false, uuid: "0e9a2473-a9a7-4c00-997b-fb97d2154e75", timestamp: "2021-07-21T08:06:34.444Z", odometer: 0, coords: { latitude: -6.1148096, longitude: 106.6837015, accuracy: 3.8, speed: 18.67, speed_accuracy: 0.26, heading: 63, heading_accuracy: 0.28, altitude: 35.7, altitude_accuracy: 3.8 }, activity: { type: "still", confidence: 100 }, battery: { is_charging: false, level: 0.79 }, extras: {} },
+  device_id: "8737767034",
+};
+
+describe("OsmAnd query and form parameters", () => {
+  it("converts the decoder's requests: knots to m/s, percent to 0..1, bearing or heading, location=lat,lon", () => {
+    const r = decodeOsmAnd({ params: params(`id=123456789012345&timestamp=${Math.floor(NOW / 1000)}&lat=40.7232948571&lon=-74.0061408571&bearing=7.19889788244&speed=40&ignition=true&rpm=933&fuel=24`) }, NOW);
+    expect(r).toEqual({ ok: true, fixes: [{ type: "location", at: Math.floor(NOW / 1000) * 1000, lat: 40.7232948571, lng: -74.0061408571, heading: 7.19889788244, speed: 40 * KNOTS_TO_MS }] });
+    expect(40 * KNOTS_TO_MS).toBeCloseTo(20.5778, 4);
+
+    const batt = decodeOsmAnd({ params: params("id=861001000719969&lat=41.666667&lon=-0.883333&altitude=350.059479&speed=0.000000&batt=87") }, NOW);
+    expect(batt).toEqual({ ok: true, fixes: [{ type: "location", at: NOW, lat: 41.666667, lng: -0.883333, altitude: 350.059479, speed: 0, battery: 0.87 }] });
+
+    const heading = decodeOsmAnd({ params: params("lat=60.0&lon=30.0&speed=0.0&heading=0.0&vacc=0&hacc=0&altitude=0&deviceid=123456") }, NOW);
+    expect(heading).toEqual({ ok: true, fixes: [{ type: "location", at: NOW, lat: 60, lng: 30, speed: 0, heading: 0, altitude: 0 }] });
+
+    const pair = decodeOsmAnd({ params: params(`id=123456&timestamp=${NOW}&location=60.0,30.0&accuracy=12&heading=-1`) }, NOW);
+    expect(pair).toEqual({ ok: true, fixes: [{ type: "location", at: NOW, lat: 60, lng: 30, accuracy: 12 }] });
+  });
+
+  it("reads every timestamp form the decoder takes: epoch s, epoch ms, ISO-8601, 'yyyy-MM-dd HH:mm:ss' (UTC)", () => {
+    expect(trackerTimeMs("1377177267")).toBe(1377177267000);
+    expect(trackerTimeMs("1442068686579")).toBe(1442068686579);
+    expect(trackerTimeMs(1497476456)).toBe(1497476456000);
+    expect(trackerTimeMs("2016-01-27T18:55:47Z")).toBe(Date.UTC(2016, 0, 27, 18, 55, 47));
+    expect(params("timestamp=2014-06-04+09%3A10%3A11").timestamp).toBe("2014-06-04 09:10:11");
+    expect(trackerTimeMs("2014-06-04 09:10:11")).toBe(Date.UTC(2014, 5, 4, 9, 10, 11));
+    expect(trackerTimeMs("2025-06-15T13:45:12.862Z")).toBe(Date.UTC(2025, 5, 15, 13, 45, 12, 862));
+    expect(trackerTimeMs("yesterday")).toBeNull();
+  });
+
+  it("holds fixes to the PWA's rules: the decoder's 2013-2016 clocks are refused by name, like a phone's", () => {
+    const old = decodeOsmAnd({ params: params("id=123456&timestamp=1377177267&lat=60.0&lon=30.0") }, NOW);
+    expect(old).toEqual({ ok: false, issues: [{ path: "timestamp", message: "is before 2020-01-01" }] });
+    const garbage = decodeOsmAnd({ params: params("id=1&timestamp=soon&lat=1&lon=2") }, NOW);
+    expect(garbage).toMatchObject({ ok: false, issues: [{ path: "timestamp" }] });
+  });
+
+  it("refuses a fix without a position or with lat 91, naming the field", () => {
+    expect(decodeOsmAnd({ params: params("id=123456&cell=257,02,16,2224&wifi=00-14-22-01-23-45,-80") }, NOW)).toMatchObject({
+      ok: false,
+      issues: expect.arrayContaining([expect.objectContaining({ path: "lat" }), expect.objectContaining({ path: "lon" })]),
+    });
+    expect(decodeOsmAnd({ params: params("id=1&lat=91&lon=30") }, NOW)).toEqual({ ok: false, issues: [{ path: "lat", message: "Too big: expected number to be <=90" }] });
+    expect(decodeOsmAnd({ params: params("id=1&location=60") }, NOW)).toMatchObject({ ok: false, issues: [{ path: "location" }] });
+    expect(decodeOsmAnd({ params: params("id=1&lat=abc&lon=3") }, NOW)).toEqual({ ok: false, issues: [{ path: "lat", message: "must be a number" }] });
+  });
+
+  it("names the device from id, deviceid or the JSON device_id", () => {
+    expect(osmandDeviceId({ params: params("id=abc&lat=1") })).toBe("abc");
+    expect(osmandDeviceId({ params: params("deviceid=xyz") })).toBe("xyz");
+    expect(osmandDeviceId({ params: {}, json: TRACCAR_CLIENT_ANDROID })).toBe("48241179");
+    expect(osmandDeviceId({ params: {} })).toBeUndefined();
+  });
+});
+
+describe("Traccar Client 9+ JSON", () => {
+  it("decodes the decoder's JSON requests: ISO time, m/s kept, heading/speed/battery -1 → none", () => {
+    expect(decodeOsmAnd({ params: {}, json: TRACCAR_CLIENT_ANDROID }, NOW)).toEqual({
+      ok: true,
+      fixes: [{ type: "location", at: Date.UTC(2025, 5, 15, 13, 45, 12, 862), lat: 37.4219983, lng: -122.084, accuracy: 5, speed: 0, altitude: 5, battery: 1 }],
+    });
+    expect(decodeOsmAnd({ params: {}, json: TRACCAR_CLIENT_IOS_MOCK }, NOW)).toEqual({
+      ok: true,
+      fixes: [{ type: "location", at: Date.UTC(2025, 4, 9, 4, 11, 30, 579), lat: 37.785834000000001, lng: -122.406417, accuracy: 5, altitude: 0 }],
+    });
+    expect(decodeOsmAnd({ params: {}, json: TRACCAR_CLIENT_MOVING }, NOW)).toEqual({
+      ok: true,
+      fixes: [{ type: "location", at: Date.UTC(2021, 6, 21, 8, 6, 34, 444), lat: -6.1148096, lng: 106.6837015, accuracy: 3.8, speed: 18.67, heading: 63, altitude: 35.7, battery: 0.79 }],
+    });
+  });
+
+  it("takes a batch of records (the SDK's batch sync) and names the bad one's field", () => {
+    const ok = decodeOsmAnd({ params: {}, json: { device_id: "1", location: [TRACCAR_CLIENT_ANDROID.location, TRACCAR_CLIENT_MOVING.location] } }, NOW);
+    expect(ok.ok && ok.fixes.length).toBe(2);
+    const bad = { ...TRACCAR_CLIENT_MOVING.location, coords: { ...TRACCAR_CLIENT_MOVING.location.coords, latitude: 91 } };
+    expect(decodeOsmAnd({ params: {}, json: { device_id: "1", location: [TRACCAR_CLIENT_ANDROID.location, bad] } }, NOW)).toMatchObject({
+      ok: false,
+      issues: [{ path: "location.1.coords.latitude" }],
+    });
+    expect(decodeOsmAnd({ params: {}, json: { device_id: "1" } }, NOW)).toMatchObject({ ok: false, issues: [{ path: "location" }] });
+  });
+});
+
+// OwnTracks booklet: features/traccar (HTTP payload) and tech/json (_type=location).
+const BOOKLET_HTTP = { lon: 2.29513, lat: 48.85833, _type: "location", tst: 1497476456, tid: "JJ" };
+const BOOKLET_JSON = { _type: "location", acc: 75, alt: 13, batt: 60, cog: 270, lat: 48.85833, lon: 2.29513, rad: 10, t: "u", tid: "YY", tst: 1376715317, vac: 10, vel: 54, p: 100, conn: "w" };
+
+describe("OwnTracks HTTP mode", () => {
+  it("converts a location: tst epoch s, vel km/h → m/s, batt percent → 0..1, cog", () => {
+    const tst = Math.floor(NOW / 1000);
+    expect(decodeOwnTracks({ ...BOOKLET_JSON, tst })).toEqual({
+      ok: true,
+      fixes: [{ type: "location", at: tst * 1000, lat: 48.85833, lng: 2.29513, accuracy: 75, altitude: 13, battery: 0.6, heading: 270, speed: 54 * KMH_TO_MS }],
+    });
+    expect(54 * KMH_TO_MS).toBeCloseTo(15, 10);
+    expect(decodeOwnTracks({ ...BOOKLET_HTTP, tst })).toEqual({ ok: true, fixes: [{ type: "location", at: tst * 1000, lat: 48.85833, lng: 2.29513 }] });
+  });
+
+  it("refuses the booklet's 2013 and 2017 clocks by name (tst), as the PWA's rule for `at` does", () => {
+    expect(decodeOwnTracks(BOOKLET_HTTP)).toEqual({ ok: false, issues: [{ path: "tst", message: "is before 2020-01-01" }] });
+    expect(decodeOwnTracks(BOOKLET_JSON)).toMatchObject({ ok: false, issues: [{ path: "tst" }] });
+  });
+
+  it("ignores other types and empty bodies; refuses a location without a position or a non-object", () => {
+    expect(decodeOwnTracks(undefined)).toEqual({ ok: true, fixes: [] });
+    expect(decodeOwnTracks({ _type: "transition", event: "enter", lat: 1, lon: 2, tst: 1 })).toEqual({ ok: true, fixes: [] });
+    expect(decodeOwnTracks({ _type: "lwt", tst: 1 })).toEqual({ ok: true, fixes: [] });
+    expect(decodeOwnTracks({ _type: "location", lon: 2, tst: Math.floor(NOW / 1000) })).toMatchObject({ ok: false, issues: [{ path: "lat" }] });
+    expect(decodeOwnTracks({ _type: "location", lat: 91, lon: 2, tst: Math.floor(NOW / 1000) })).toMatchObject({ ok: false, issues: [{ path: "lat" }] });
+    expect(decodeOwnTracks([1, 2])).toMatchObject({ ok: false });
+  });
+});
+
+describe("deterministic ids", () => {
+  it("is RFC 9562 UUIDv5 (the DNS example) and lower-case", async () => {
+    expect(await uuidv5("www.example.com", "6ba7b810-9dad-11d1-80b4-00c04fd430c8")).toBe("2ed6657d-e927-568b-95e1-2665a8aea6a2");
+  });
+
+  it("gives the same id for the same device and time, another for another device or time", async () => {
+    const a = await fixId("dev-a", 1_700_000_000_000);
+    expect(await fixId("dev-a", 1_700_000_000_000)).toBe(a);
+    expect(await fixId("dev-b", 1_700_000_000_000)).not.toBe(a);
+    expect(await fixId("dev-a", 1_700_000_000_001)).not.toBe(a);
+    const [e] = await toLocationEvents("dev-a", [{ type: "location", at: 1_700_000_000_000, lat: 1, lng: 2 }]);
+    expect(e).toEqual({ id: a, type: "location", at: 1_700_000_000_000, lat: 1, lng: 2 });
+  });
+});
+
+describe("device keys", () => {
+  const SECRET = "test-secret-0123456789";
+
+  it("carries team and person under an HMAC: verified without a lookup, refused when altered or signed elsewhere", async () => {
+    const key = await mintDeviceKey("team-a", "ann@example.com", SECRET);
+    expect(await verifyDeviceId(key.deviceId, SECRET)).toEqual({ deviceId: key.deviceId, team: "team-a", user: "ann@example.com" });
+    expect(key.deviceId).toMatch(/^fpd1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+    expect(await verifyDeviceId(key.deviceId, "another-secret")).toBeNull();
+    const [prefix, body, mac] = key.deviceId.split(".");
+    const forged = Buffer.from(JSON.stringify(["team-b", "ann@example.com", "AAAAAAAAAAAAAAAA"])).toString("base64url");
+    expect(await verifyDeviceId(`${prefix}.${forged}.${mac}`, SECRET)).toBeNull();
+    expect(await verifyDeviceId(`${prefix}.${body}.${mac!.slice(0, -1)}A`, SECRET)).toBeNull();
+    expect(await verifyDeviceId("48241179", SECRET)).toBeNull();
+    expect(await verifyDeviceId("x".repeat(10_000), SECRET)).toBeNull();
+    // Two devices of one person are two credentials.
+    expect((await mintDeviceKey("team-a", "ann@example.com", SECRET)).deviceId).not.toBe(key.deviceId);
+  });
+
+  it("checks the OwnTracks password, derived from the id", async () => {
+    const key = await mintDeviceKey("team-a", "ann", SECRET);
+    expect(key.secret).toBe(await deviceSecret(key.deviceId, SECRET));
+    expect(await verifyDeviceLogin(key.deviceId, key.secret, SECRET)).toMatchObject({ team: "team-a", user: "ann" });
+    expect(await verifyDeviceLogin(key.deviceId, `${key.secret}x`, SECRET)).toBeNull();
+    expect(await verifyDeviceLogin(key.deviceId, key.deviceId, SECRET)).toBeNull();
+  });
+});
