@@ -28,7 +28,7 @@ const mapConfig = z.object({ styleUrl: z.url() });
  */
 export async function chooseBasemap(search: string, origin: string): Promise<BasemapChoice> {
   const asked = new URLSearchParams(search).get("style");
-  if (asked === "none" || asked === "offline") return { kind: "offline", note: "basemap off (?style=none)" };
+  if (asked === "none" || asked === "offline") return { kind: "offline", note: "Plain map (no basemap)" };
   if (asked) return { kind: "url", url: asked };
   return { kind: "url", url: await configuredStyleUrl(origin) };
 }
