@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { displayName, signToken, teamId, TEAM_ROLES, tokenId, userId } from "../protocol/auth.ts";
 import { toIssues } from "../protocol/events.ts";
-import { hubAccess, isUnwired, maxTtl, requireRole, scopedTeam, type AuthVars } from "./auth.ts";
+import { hubAccess, maxTtl, requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { jsonBody, readJson } from "./ingest.ts";
 import { withDb } from "../db/client.ts";
@@ -50,14 +50,8 @@ admin.post("/v1/admin/tokens/revoke", requireRole("admin", "operator"), ...jsonB
   const team = scopedTeam(c.get("claims"), req.data.team);
   if (!team) throw new ApiError(400, "invalid_request", "an operator names the team", [{ path: "team", message: "required for an operator" }]);
   const what = "jti" in req.data ? { jti: req.data.jti } : { user: req.data.user };
-  try {
-    const done = await hubAccess(c.env, team).revoke(what);
-    return c.json({ team, ...what, revokedAt: done.at }, 200);
-  } catch (err) {
-    // TODO(lead): drop once TeamHub.revoke exists.
-    if (isUnwired(err)) throw new ApiError(503, "unavailable", "revocation is not available yet");
-    throw err;
-  }
+  const done = await hubAccess(c.env, team).revoke(what);
+  return c.json({ team, ...what, revokedAt: done.at, closedSockets: done.closedSockets }, 200);
 });
 
 /**

@@ -2,7 +2,6 @@ import { createMiddleware } from "hono/factory";
 import { verify } from "hono/jwt";
 import { z } from "zod";
 import { DEFAULT_MAX_TTL_S, ticketClaims, tokenClaims, type MaxTtl, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
-import { log } from "../durable-objects/log.ts";
 import { ApiError } from "./errors.ts";
 
 export type AuthVars = { claims: TokenClaims };
@@ -67,43 +66,16 @@ export async function verifyTicket(raw: string, env: Env): Promise<TicketClaims>
   return claims.data;
 }
 
-/**
- * What the Worker asks a team's TeamHub about access. Revocations live in the hub of the token's team
- * (durable-objects/access.ts), which sees every ingest and every socket of that team.
- */
-export interface HubAccess {
-  /** False when the token is revoked (by its jti, or its user's tokens issued up to a revocation). */
-  authorize(token: { sub: string; jti: string; iat: number }): Promise<boolean>;
-  /** Revoke one token, or every token issued to `user` until now. */
-  revoke(what: { jti: string } | { user: string }): Promise<{ kind: "jti" | "user"; at: number }>;
+/** The team's TeamHub, which holds its revocations (durable-objects/access.ts) and sees all its traffic. */
+export function hubAccess(env: Env, team: string) {
+  return env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team));
 }
-
-/** The one place the Worker reaches a hub's access methods. */
-export function hubAccess(env: Env, team: string): HubAccess {
-  // TODO(lead): TeamHub gains authorize() and revoke() in the team-hub.ts rewrite; then return the stub as is.
-  return env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)) as unknown as HubAccess;
-}
-
-/** workerd's answer to an RPC method the hub does not have yet (see hubAccess); nothing else matches. */
-export function isUnwired(err: unknown): boolean {
-  return err instanceof TypeError && /^The RPC receiver does not implement "(authorize|revoke)"/.test(err.message);
-}
-
-let warnedUnwired = false;
 
 /** Refuse a revoked token with 401 (one RPC to the team's hub, which answers from memory). */
 export async function assertNotRevoked(env: Env, team: string, token: { sub: string; jti: string; iat: number }): Promise<void> {
-  let ok: boolean;
-  try {
-    ok = await hubAccess(env, team).authorize(token);
-  } catch (err) {
-    // TODO(lead): remove once TeamHub.authorize exists. Until then every manager route would answer 500.
-    if (!isUnwired(err)) throw err;
-    if (!warnedUnwired) log({ event: "auth_revocation_unwired", team });
-    warnedUnwired = true;
-    return;
+  if (!(await hubAccess(env, team).authorize(token))) {
+    throw new ApiError(401, "token_revoked", "the token has been revoked; ask your admin for a new one");
   }
-  if (!ok) throw new ApiError(401, "token_revoked", "the token has been revoked; ask your admin for a new one");
 }
 
 /**
