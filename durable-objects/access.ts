@@ -15,7 +15,11 @@ export interface TokenRef {
   iat: number;
 }
 
-export type RevokeRequest = { jti: string; user?: undefined } | { user: string; jti?: undefined };
+/**
+ * `forever`: for a credential that never expires (a tracker's device key, issue 15), whose revocation must
+ * outlive every prune; a token's revocation may be forgotten once the token has expired.
+ */
+export type RevokeRequest = { jti: string; user?: undefined; forever?: boolean } | { user: string; jti?: undefined; forever?: undefined };
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS access (
   kind TEXT NOT NULL,      -- 'jti' (one revoked token), 'user' (every token of that user issued up to at), 'ticket' (a used ticket)
@@ -68,7 +72,7 @@ export class AccessList {
 
   /** Revoke one token, or everything issued to a user until now. Idempotent; a later revocation of a user wins. */
   revoke(what: RevokeRequest, now: number): { kind: "jti" | "user"; at: number } {
-    const until = now + this.keepMs;
+    const until = what.forever ? Number.MAX_SAFE_INTEGER : now + this.keepMs;
     if (what.jti !== undefined) {
       if (!this.revokedJti.has(what.jti)) {
         this.sql.exec("INSERT OR IGNORE INTO access (kind, key, at, until) VALUES ('jti', ?, ?, ?)", what.jti, now, until);

@@ -94,4 +94,15 @@ describe("AccessList", () => {
     expect(db.prepare("SELECT count(*) AS n FROM access").get()).toEqual({ n: 0 });
     expect(new AccessList(sqlite(db).handle).size).toEqual({ jti: 0, user: 0, ticket: 0 });
   });
+
+  it("keeps a revocation marked forever (a device key never expires) through every prune and restart", () => {
+    const { db, handle } = sqlite();
+    const keepMs = 86_400_000;
+    const list = new AccessList(handle, keepMs);
+    list.revoke({ jti: "fpd1.device.key", forever: true }, T0);
+    list.revoke({ jti: "jti-aaaaaaaa" }, T0);
+    expect(list.prune(T0 + 10 * 365 * keepMs)).toBe(1);
+    expect(list.isRevoked(token({ sub: "device:x", jti: "fpd1.device.key", iat: 0 }))).toBe(true);
+    expect(new AccessList(sqlite(db).handle).isRevoked(token({ jti: "fpd1.device.key" }))).toBe(true);
+  });
 });
