@@ -77,12 +77,30 @@ type OutboxRow = {
  * Low volume (leads, not fixes) and small (pruned after a week): its queries scan it, so it needs no index.
  */
 export class DialerOutbox {
+  /** Bumped by every write: the due times below are read from SQLite once per change, not once per request. */
+  private version = 0;
+  private readonly cache = new Map<string, { version: number; value: number | null }>();
+
   constructor(private readonly sql: MeteredSql) {}
+
+  private cached(key: string, read: () => number | null): number | null {
+    const hit = this.cache.get(key);
+    if (hit && hit.version === this.version) return hit.value;
+    const value = read();
+    this.cache.set(key, { version: this.version, value });
+    return value;
+  }
+
+  private run(query: string, ...bindings: unknown[]): number {
+    this.version += 1;
+    return this.sql.run(query, ...bindings);
+  }
 
   /** Add leads not seen before; returns the ids that are new. One statement (100-parameter cap). */
   add(leads: readonly LeadEvent[], teamId: string, userId: string, receivedAt: number): Set<string> {
     if (leads.length === 0) return new Set();
     const rows = leads.map((l) => ({ id: l.id, event: JSON.stringify(l), body: JSON.stringify(webhookBody(l, teamId, userId, receivedAt)) }));
+    this.version += 1;
     const inserted = this.sql.all<{ lead_id: string }>(
       `INSERT OR IGNORE INTO outbox (lead_id, user_id, event, body, next_at, created_at, changed_at)
        SELECT json_extract(value, '$.id'), ?1, json_extract(value, '$.event'), json_extract(value, '$.body'), ?2, ?2, ?2 FROM json_each(?3)
@@ -119,17 +137,17 @@ export class DialerOutbox {
   }
 
   get unstoredCount(): number {
-    return this.sql.one<{ n: number }>(`SELECT count(*) AS n FROM outbox WHERE stored = ${WAITING} AND event IS NOT NULL`)!.n;
+    return this.cached("unstoredCount", () => this.sql.one<{ n: number }>(`SELECT count(*) AS n FROM outbox WHERE stored = ${WAITING} AND event IS NOT NULL`)!.n) ?? 0;
   }
 
   oldestUnstoredAt(): number | null {
-    return this.sql.one<{ t: number | null }>(`SELECT min(created_at) AS t FROM outbox WHERE stored = ${WAITING} AND event IS NOT NULL`)!.t;
+    return this.cached("oldestUnstored", () => this.sql.one<{ t: number | null }>(`SELECT min(created_at) AS t FROM outbox WHERE stored = ${WAITING} AND event IS NOT NULL`)!.t);
   }
 
   /** Postgres holds these leads now, with the dialer state they were written with (marked synced if unchanged since). */
   markStored(written: readonly BufferedEvent[]): void {
     if (written.length === 0) return;
-    this.sql.run(
+    this.run(
       `UPDATE outbox SET stored = ${STORED},
          synced = CASE WHEN status = json_extract(seen.value, '$.status') AND attempts = json_extract(seen.value, '$.attempts') THEN 1 ELSE synced END
        FROM json_each(?) AS seen WHERE outbox.lead_id = json_extract(seen.value, '$.id')`,
@@ -140,13 +158,13 @@ export class DialerOutbox {
   /** Postgres took these leads directly (inside the request), before any delivery. */
   markStoredNow(ids: readonly string[]): void {
     if (ids.length === 0) return;
-    this.sql.run(`UPDATE outbox SET stored = ${STORED} WHERE lead_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+    this.run(`UPDATE outbox SET stored = ${STORED} WHERE lead_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
   }
 
   /** Postgres refused these leads for their content: never delivered, never retried. */
   markRefused(ids: readonly string[], now: number): void {
     if (ids.length === 0) return;
-    this.sql.run(
+    this.run(
       `UPDATE outbox SET stored = ${REFUSED}, status = 'rejected', synced = 1, changed_at = ?, last_error = 'rejected by database'
        WHERE lead_id IN (SELECT value FROM json_each(?))`,
       now, JSON.stringify(ids),
@@ -163,7 +181,7 @@ export class DialerOutbox {
   }
 
   nextDueAt(): number | null {
-    return this.sql.one<{ t: number | null }>("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'")!.t;
+    return this.cached("nextDue", () => this.sql.one<{ t: number | null }>("SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'")!.t);
   }
 
   /** Record one attempt's outcome; returns the new status. */
@@ -180,7 +198,7 @@ export class DialerOutbox {
       if (next !== "dead") nextAt = next;
     }
     // A lead Postgres refused meanwhile stays refused (the WHERE keeps its row as it is).
-    this.sql.run(
+    this.run(
       `UPDATE outbox SET status = ?, attempts = ?, first_attempt_at = ?, next_at = ?, last_error = ?,
               delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END, synced = 0, changed_at = ?
        WHERE lead_id = ? AND status = 'pending'`,
@@ -192,7 +210,7 @@ export class DialerOutbox {
   /** Put a lead back in line for delivery (an operator's redeliver): a fresh 24 h window. */
   redeliver(leadId: string, now: number): boolean {
     return (
-      this.sql.run(
+      this.run(
         `UPDATE outbox SET status = 'pending', attempts = 0, first_attempt_at = NULL, next_at = ?, last_error = NULL,
                 synced = 0, changed_at = ? WHERE lead_id = ? AND stored != ${REFUSED}`,
         now, now, leadId,
@@ -208,7 +226,7 @@ export class DialerOutbox {
   }
 
   oldestUnsyncedChange(): number | null {
-    return this.sql.one<{ t: number | null }>(`SELECT MIN(changed_at) AS t FROM outbox WHERE synced = 0 AND stored = ${STORED}`)!.t;
+    return this.cached("oldestUnsynced", () => this.sql.one<{ t: number | null }>(`SELECT MIN(changed_at) AS t FROM outbox WHERE synced = 0 AND stored = ${STORED}`)!.t);
   }
 
   /**
@@ -217,7 +235,7 @@ export class DialerOutbox {
    */
   markSynced(rows: readonly DialerSync[]): void {
     if (rows.length === 0) return;
-    this.sql.run(
+    this.run(
       `UPDATE outbox SET synced = 1 FROM (
          SELECT json_extract(value, '$.leadId') AS id, json_extract(value, '$.changedAt') AS changed FROM json_each(?)
        ) AS seen WHERE outbox.lead_id = seen.id AND outbox.changed_at = seen.changed`,
@@ -226,7 +244,7 @@ export class DialerOutbox {
   }
 
   prune(now: number): void {
-    this.sql.run(
+    this.run(
       "DELETE FROM outbox WHERE status IN ('delivered', 'stopped', 'rejected') AND synced = 1 AND stored != 0 AND changed_at < ?",
       now - KEEP_DONE_MS,
     );

@@ -40,11 +40,11 @@ describe("cron supervisor", () => {
     }
   });
 
-  it("admins read every team's published figures; Prometheus text too", async () => {
+  it("operators read every team's published figures; Prometheus text too", async () => {
     const team = newTeam();
     await postEvents(await tokenFor(team), makeLocations(4));
     await runCron();
-    const admin = await tokenFor("hq", "admin");
+    const admin = await tokenFor("hq", "operator");
     const res = await call("/v1/metrics", { token: admin });
     expect(res.status).toBe(200);
     const { teams } = await res.json<{ teams: { teamId: string; flushedTotal: number }[] }>();
@@ -54,10 +54,12 @@ describe("cron supervisor", () => {
     expect(await prom.text()).toContain(`fieldpulse_flushed_rows_total{team="${team}"} 4`);
   });
 
-  it("managers see only their own team, fresh from its TeamHub", async () => {
+  it("managers see only their own team, fresh from its TeamHub (another team's is 403)", async () => {
     const team = newTeam();
     await postEvents(await tokenFor(team), makeLocations(5));
-    const res = await call(`/v1/metrics?team=${newTeam()}`, { token: await tokenFor(team, "manager") });
+    const manager = await tokenFor(team, "manager");
+    expect((await call(`/v1/metrics?team=${newTeam()}`, { token: manager })).status).toBe(403);
+    const res = await call(`/v1/metrics`, { token: manager });
     const { teams } = await res.json<{ teams: { teamId: string; depth: number; byKind: Record<string, number> }[] }>();
     expect(teams).toHaveLength(1);
     expect(teams[0]).toMatchObject({ teamId: team, depth: 5, byKind: { location: 5 } });

@@ -114,11 +114,13 @@ describe("leads to the dialer", () => {
     const { teams } = await metrics.json<{ teams: { dialer: { dead: number; pending: number; lastError: string } }[] }>();
     expect(teams[0]!.dialer).toMatchObject({ dead: 1, pending: 0, lastError: "HTTP 503" });
 
-    const admin = await tokenFor("hq", "admin");
-    const prom = await (await call(`/metrics?team=${team}`, { token: admin })).text();
+    const operator = await tokenFor("hq", "operator");
+    const prom = await (await call(`/metrics?team=${team}`, { token: operator })).text();
     expect(prom).toContain(`fieldpulse_dialer_dead{team="${team}"} 1`);
 
     await script(lead.id, [], 200);
+    // The team's own admin redelivers its lead.
+    const admin = await tokenFor(team, "admin");
     const redo = await call(`/v1/admin/leads/${lead.id}/redeliver`, { method: "POST", token: admin });
     expect(redo.status).toBe(202);
     expect(await redo.json()).toEqual({ id: lead.id, team, status: "pending" });

@@ -28,8 +28,9 @@ describe("GET /v1/live", () => {
     const field = await tokenFor(team, "field");
     const forbidden = await call("/v1/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `fieldpulse.v1, bearer.${field}` } });
     expect(forbidden.status).toBe(403);
+    // `?ticket=` takes a ticket and nothing else: a token there is not a credential at all.
     const fieldTicket = await call(`/v1/live?ticket=${field}`, { headers: { Upgrade: "websocket" } });
-    expect(fieldTicket.status).toBe(403);
+    expect(fieldTicket.status).toBe(401);
     const manager = await tokenFor(team, "manager");
     const bad = await call("/v1/live", { headers: { Upgrade: "websocket", "Sec-WebSocket-Protocol": `chat, bearer.${manager}` } });
     expect(bad.status).toBe(400);
