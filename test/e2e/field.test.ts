@@ -599,6 +599,9 @@ describe("field PWA", () => {
   it("lists today's knocks in the day view, offline after a reload, with counts and the map", async () => {
     const app = await openApp({ settings: { send: { maxAgeS: { knock: 1 } } } });
     const { page, context } = app;
+    // MapLibre reports its own failures (a worker that could not start, say) on the console, not as page errors.
+    const consoleErrors: string[] = [];
+    page.on("console", (m) => void (m.type() === "error" && consoleErrors.push(m.text())));
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 20_000 });
     await knock(page, "interested");
     await waitAttr(page, "unsent", "0");
@@ -618,9 +621,14 @@ describe("field PWA", () => {
     expect(await page.locator("#day-callbacks li:not(.empty)").count()).toBe(1);
     // The map loads from the service worker's cache and draws the knocks that have a position.
     await page.waitForFunction(() => document.body.dataset.dayMap === "ready" && document.body.dataset.dayMapKnocks === "3", undefined, { timeout: 30_000 });
-    // Drawn, not just handed over: the GeoJSON worker (precached too) has built the layer.
-    await page.waitForFunction(() => window.__dayMap!.queryRenderedFeatures({ layers: ["knocks"] }).length === 3, undefined, { timeout: 30_000 });
+    // Drawn, not just handed over: the GeoJSON worker (precached too, started offline) has built the layer.
+    await page
+      .waitForFunction(() => window.__dayMap!.queryRenderedFeatures({ layers: ["knocks"] }).length === 3, undefined, { timeout: 30_000 })
+      .catch((err: Error) => {
+        throw new Error(`${err.message}\nconsole errors:\n${consoleErrors.join("\n")}`);
+      });
     await page.locator("#day-card").screenshot({ path: path.join(ARTIFACTS, "field-day.png") });
     expect(app.errors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
   });
 });

@@ -10,7 +10,24 @@ import type { DayMapHandle } from "./day-view.ts";
  * Today's knocks (coloured as their buttons) and the canvasser's trail, on a style with no tiles: it draws
  * offline, from GeoJSON alone. Loaded on demand, so the main screen never waits for MapLibre.
  */
-maplibregl.setWorkerUrl(workerUrl);
+
+/**
+ * MapLibre's worker, started from a blob of the script rather than from its /assets/ URL. A worker's own
+ * script request is matched to a service worker by its URL's scope (/field/ does not cover /assets/), not
+ * by the page's controller, so offline `new Worker("/assets/…")` goes to the network and fails. The page's
+ * fetch() of the same URL is answered from the precache, and a blob: worker needs no further request
+ * (the CSP in web/public/_headers allows worker-src blob:). Once per page: MapLibre's worker pool is global.
+ */
+let workerReady: Promise<void> | null = null;
+function useCachedWorker(): Promise<void> {
+  workerReady ??= fetch(workerUrl)
+    .then(async (res) => {
+      if (!res.ok) throw new Error(`the map worker did not load (${res.status})`);
+      const blob = new Blob([await res.text()], { type: "text/javascript" });
+      maplibregl.setWorkerUrl(URL.createObjectURL(blob));
+    });
+  return workerReady;
+}
 
 declare global {
   interface Window {
@@ -39,6 +56,7 @@ function toGeoJson(s: DaySummary): { knocks: FeatureCollection<Point>; trail: Fe
 }
 
 export async function createDayMap(container: HTMLElement): Promise<DayMapHandle> {
+  await useCachedWorker();
   const colours = outcomeColours();
   const map = new maplibregl.Map({
     container,
