@@ -72,7 +72,7 @@ function snapshotFor(people: Person[], now: number): Snapshot {
     knocksTotal: knocks.length,
     knockCounts,
     leads: [],
-    queue: { depth: 0, oldestAgeMs: null, lastFlushAt: now - 2_000, lastFlushRows: 0, consecutiveFailures: 0, lastError: null, dialer: { configured: false, pending: 0, retrying: 0, delivered: 0, stopped: 0, dead: 0, oldestPendingAgeMs: null, lastError: null } },
+    queue: { depth: 0, oldestAgeMs: null, lastFlushAt: now - 2_000, lastFlushRows: 0, consecutiveFailures: 0, lastError: null, quarantinedTotal: 0, dialer: { configured: false, pending: 0, retrying: 0, delivered: 0, stopped: 0, dead: 0, oldestPendingAgeMs: null, lastError: null } },
   };
   // The page drops frames that do not match the protocol: fail here instead, loudly.
   const checked = snapshotMessage.safeParse(snapshot);

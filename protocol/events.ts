@@ -212,18 +212,23 @@ export function partitionEvents(raw: readonly unknown[]): { valid: IngestEvent[]
 }
 
 /** stored: Postgres holds it · queued: it waits in the team's outbox for Postgres · rejected: Postgres refused its content (dead-lettered, never sent to the dialer). */
-export interface LeadStatus {
-  id: string;
-  status: "stored" | "queued" | "rejected";
-}
+export const LEAD_STATUSES = ["stored", "queued", "rejected"] as const;
+export const leadStatus = z.object({ id: z.string(), status: z.enum(LEAD_STATUSES) });
+export type LeadStatus = z.infer<typeof leadStatus>;
 
-/** The 202 answer of POST /v1/events. */
-export interface IngestResult {
-  accepted: number;
-  duplicates: number;
-  rejected: RejectedEvent[];
-  leads: LeadStatus[];
+const issue = z.object({ path: z.string(), message: z.string() });
+
+/**
+ * The body of POST /v1/events' answers: the 202, and the 503 (plus `refused`, `refusedIds`) and 400 that carry
+ * the same detail. The server builds it, the PWA and the simulator read it with this schema.
+ */
+export const ingestReply = z.object({
+  accepted: z.number().int().nonnegative(),
+  duplicates: z.number().int().nonnegative(),
+  rejected: z.array(z.object({ index: z.number().int().nonnegative(), id: z.string().optional(), issues: z.array(issue) })),
+  leads: z.array(leadStatus),
   /** Buffered events refused under backpressure (503 only): how many, and which. */
-  refused?: number;
-  refusedIds?: string[];
-}
+  refused: z.number().int().nonnegative().optional(),
+  refusedIds: z.array(z.string()).optional(),
+});
+export type IngestResult = z.infer<typeof ingestReply>;

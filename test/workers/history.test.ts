@@ -44,7 +44,10 @@ describe("GET /v1/history", () => {
     const parsed = historyCollection.safeParse(await res.json());
     expect(parsed.success, JSON.stringify(parsed.error?.issues.slice(0, 3))).toBe(true);
     const fc = parsed.data!;
-    const routes = fc.features.flatMap((f) => (f.properties.kind === "route" && f.geometry?.type === "LineString" ? [f] : []));
+    const routes = fc.features.flatMap((f) => {
+      const p = f.properties;
+      return p.kind === "route" && f.geometry?.type === "LineString" ? [{ properties: p, geometry: f.geometry }] : [];
+    });
     // Split at the 20-minute silence: two segments, the first covering the walk and the stand.
     expect(routes.map((r) => [r.properties.from, r.properties.to, r.properties.fixes])).toEqual([
       [walk1[0]!.at, stand[6]!.at, 17],
