@@ -5,6 +5,8 @@ import { errorBody } from "../protocol/errors.ts";
 import { errorMessage, log } from "../durable-objects/log.ts";
 import { admin } from "./admin.ts";
 import type { AuthVars } from "./auth.ts";
+import { compat } from "./compat.ts";
+import { deviceAdmin } from "./devices.ts";
 import { ApiError } from "./errors.ts";
 import { health } from "./health.ts";
 import { history } from "./history.ts";
@@ -37,6 +39,8 @@ app.route("/", knocks);
 app.route("/", history);
 app.route("/", metrics);
 app.route("/", admin);
+app.route("/", compat);
+app.route("/", deviceAdmin);
 
 app.notFound((c) => {
   const path = new URL(c.req.url).pathname;

@@ -1,0 +1,141 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { decodeOsmAnd, decodeOwnTracks, osmandDeviceId, toLocationEvents, type Decoded, type Fix, type OsmAndRequest } from "../protocol/compat.ts";
+import { verifyDeviceId, verifyDeviceLogin, type DeviceIdentity } from "../protocol/device-key.ts";
+import { MAX_BODY_BYTES } from "../protocol/events.ts";
+import { ApiError } from "./errors.ts";
+import { deviceKey, RATE_LIMIT_PERIOD_S } from "./rate-limit.ts";
+
+/**
+ * Tracker apps (issue 15): Traccar Client / OsmAnd and OwnTracks post here with a device key
+ * (protocol/device-key.ts), verified without a lookup. Each fix becomes a `location` event with an id
+ * made of the device and the fix time, and goes through the team's TeamHub exactly as a PWA batch does:
+ * batching, backpressure, the live map, exactly once.
+ */
+export const compat = new Hono<{ Bindings: Env }>();
+
+const limitBody = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: () => {
+    throw new ApiError(413, "payload_too_large", `the body must be at most ${MAX_BODY_BYTES} bytes`);
+  },
+});
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "invalid_json", "the body is not valid JSON");
+  }
+}
+
+/**
+ * Query and form parameters (the query wins on a repeated name, first value of each), or the JSON body.
+ * A body that opens like JSON is JSON whatever its Content-Type: some Traccar Client versions send it as
+ * application/x-www-form-urlencoded.
+ */
+async function readOsmAnd(req: Request): Promise<OsmAndRequest> {
+  const params = new Map<string, string>();
+  const add = (from: URLSearchParams) => {
+    for (const [k, v] of from) if (!params.has(k)) params.set(k, v);
+  };
+  add(new URL(req.url).searchParams);
+  const text = req.method === "POST" ? (await req.text()).trim() : "";
+  // Object.fromEntries defines own properties: a parameter named __proto__ stays a parameter.
+  if (text.startsWith("{") || text.startsWith("[")) return { params: Object.fromEntries(params), json: parseJson(text) };
+  if (text) add(new URLSearchParams(text));
+  return { params: Object.fromEntries(params) };
+}
+
+/** The Workers rate-limit binding, per device as /v1/events is per phone. Fails open: losing the limiter must not lose fixes. */
+async function limitDevice(env: Env, device: DeviceIdentity): Promise<void> {
+  let allowed = true;
+  try {
+    allowed = (await env.DEVICE_LIMIT.limit({ key: deviceKey(device.team, `device:${device.deviceId}`) })).success;
+  } catch {
+    // fail open
+  }
+  if (!allowed) {
+    throw new ApiError(429, "rate_limited", `too many requests from this device; retry in ${RATE_LIMIT_PERIOD_S} s`, undefined, {
+      headers: { "Retry-After": String(RATE_LIMIT_PERIOD_S) },
+    });
+  }
+}
+
+function hubOf(env: Env, device: DeviceIdentity) {
+  // A device writes only into the team its key was signed for: the team comes from the key, never the request.
+  return env.TEAM_HUB.get(env.TEAM_HUB.idFromName(device.team));
+}
+
+/** What the hub checks revocation against: the device id as the jti (revoked forever), a subject of its own. */
+const tokenOf = (device: DeviceIdentity) => ({ sub: `device:${device.deviceId}`, jti: device.deviceId, iat: 0 });
+
+function fixesOrRefuse(decoded: Decoded): Fix[] {
+  if (!decoded.ok) throw new ApiError(400, "invalid_fix", `the fix is not valid: ${decoded.issues.map((i) => `${i.path} ${i.message}`).join("; ")}`, decoded.issues);
+  return decoded.fixes;
+}
+
+/** Through the TeamHub like a PWA batch. Returns false when the device is revoked; throws 503 under backpressure. */
+async function ingestFixes(env: Env, device: DeviceIdentity, fixes: readonly Fix[], receivedAt: number): Promise<boolean> {
+  const events = await toLocationEvents(device.deviceId, fixes);
+  const result = await hubOf(env, device).ingest({ teamId: device.team, userId: device.user, token: tokenOf(device), events, receivedAt });
+  if (result.revoked) return false;
+  if (result.refused > 0) {
+    throw new ApiError(503, "backpressure", "the team's buffer is full; retry later", undefined, { headers: { "Retry-After": String(result.retryAfterS ?? 30) } });
+  }
+  return true;
+}
+
+const unknownOsmAnd = () => new ApiError(404, "unknown_device", "no such device: register it with POST /v1/admin/devices and use the deviceId it answers");
+
+compat.on(["GET", "POST"], "/v1/compat/osmand", limitBody, async (c) => {
+  const req = await readOsmAnd(c.req.raw);
+  const rawId = osmandDeviceId(req);
+  if (!rawId) throw new ApiError(400, "invalid_fix", "the request names no device: send id (or deviceid, or device_id in JSON)", [{ path: "id", message: "is required" }]);
+  // Unknown → 404, as Traccar answers: the app shows it and the user fixes the identifier.
+  const device = await verifyDeviceId(rawId, c.env.AUTH_SECRET);
+  if (!device) throw unknownOsmAnd();
+  await limitDevice(c.env, device);
+  const receivedAt = Date.now();
+  const fixes = fixesOrRefuse(decodeOsmAnd(req, receivedAt));
+  if (!(await ingestFixes(c.env, device, fixes, receivedAt))) throw unknownOsmAnd();
+  return c.body(null, 200);
+});
+
+/** OwnTracks offers HTTP Basic (user = device id, password = its secret); `Bearer <deviceId>:<secret>` also works. */
+function ownTracksLogin(header: string | undefined): { id: string; password: string } | null {
+  const m = /^(Basic|Bearer)\s+(\S+)$/i.exec(header ?? "");
+  if (!m) return null;
+  let pair = m[2]!;
+  if (m[1]!.toLowerCase() === "basic") {
+    try {
+      pair = atob(pair);
+    } catch {
+      return null;
+    }
+  }
+  const colon = pair.indexOf(":");
+  return colon < 0 ? null : { id: pair.slice(0, colon), password: pair.slice(colon + 1) };
+}
+
+const unauthorizedOwnTracks = () =>
+  new ApiError(401, "unknown_device", "unknown or revoked device: set the app's user to the deviceId and its password to the secret", undefined, {
+    headers: { "WWW-Authenticate": 'Basic realm="fieldpulse", charset="UTF-8"' },
+  });
+
+compat.post("/v1/compat/owntracks", limitBody, async (c) => {
+  const login = ownTracksLogin(c.req.header("Authorization"));
+  const device = login && (await verifyDeviceLogin(login.id, login.password, c.env.AUTH_SECRET));
+  if (!device) throw unauthorizedOwnTracks();
+  await limitDevice(c.env, device);
+  const text = (await c.req.text()).trim();
+  const fixes = fixesOrRefuse(decodeOwnTracks(text === "" ? undefined : parseJson(text)));
+  if (fixes.length === 0) {
+    // Nothing to store (another _type, an empty body), but a revoked device still hears so.
+    if (!(await hubOf(c.env, device).authorize(tokenOf(device)))) throw unauthorizedOwnTracks();
+  } else if (!(await ingestFixes(c.env, device, fixes, Date.now()))) {
+    throw unauthorizedOwnTracks();
+  }
+  // HTTP mode answers with messages for the app (friends, cards): none.
+  return c.json([], 200);
+});
