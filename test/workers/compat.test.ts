@@ -217,6 +217,23 @@ describe("/v1/compat/osmand", () => {
   });
 });
 
+describe("limits like /v1/events", () => {
+  it("caps the body (413) and rate-limits per device (429 + Retry-After), another device unaffected", async () => {
+    const team = newTeam();
+    const [d, other] = [await register(team), await register(team)];
+    const huge = await osmandPost(JSON.stringify({ device_id: d.deviceId, location: { coords: { latitude: 1, longitude: 2 }, pad: "x".repeat(600 * 1024) } }), "application/json");
+    expect(huge.status).toBe(413);
+    const t = nowS() - 1_000;
+    const statuses: number[] = [];
+    for (let i = 0; i < 25 && !statuses.includes(429); i++) statuses.push((await osmandGet(`id=${d.deviceId}&lat=1&lon=2&timestamp=${t + i}`)).status);
+    expect(statuses).toContain(429);
+    const limited = await osmandGet(`id=${d.deviceId}&lat=1&lon=2&timestamp=${t + 100}`);
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("Retry-After")).toBe("10");
+    expect((await osmandGet(`id=${other.deviceId}&lat=1&lon=2&timestamp=${t}`)).status).toBe(200);
+  });
+});
+
 describe("/v1/compat/owntracks", () => {
   it("stores the booklet's location with the right units (tst s, vel km/h, batt %) and answers []", async () => {
     const team = newTeam();
