@@ -33,7 +33,16 @@ export class LeadsList {
 
   render(now = this.state.now()): void {
     const leads = [...this.state.leads.values()].sort((a, b) => b.at - a.at);
+    // A keyboard user's focus survives the rebuild: the same control of the same lead gets it back.
+    const active = document.activeElement instanceof HTMLElement && this.list.contains(document.activeElement) ? document.activeElement : null;
+    const focusedLead = active?.closest<HTMLElement>("li[data-lead-id]")?.dataset.leadId;
+    const focusedClass = active?.className;
     this.list.replaceChildren(...leads.map((l) => this.row(l, now)));
+    if (focusedLead) {
+      const row = [...this.list.querySelectorAll<HTMLElement>("li[data-lead-id]")].find((li) => li.dataset.leadId === focusedLead);
+      const again = (focusedClass ? row?.querySelector<HTMLElement>(`.${CSS.escape(focusedClass.split(" ")[0]!)}`) : null) ?? row?.querySelector<HTMLElement>("button");
+      again?.focus({ preventScroll: true });
+    }
     this.empty.hidden = leads.length > 0;
     byId("leads-total", HTMLElement).textContent = fmt.count(leads.length);
   }

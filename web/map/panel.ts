@@ -85,7 +85,10 @@ export class Panel {
     }
     const order = people.map((p) => p.userId);
     if (order.length !== this.order.length || order.some((id, i) => id !== this.order[i])) {
+      // Moving a node blurs it: a keyboard user's place in the list survives the reorder.
+      const focused = document.activeElement instanceof HTMLElement && this.list.contains(document.activeElement) ? document.activeElement : null;
       this.list.replaceChildren(...order.map((id) => this.rows.get(id)!.li));
+      if (focused?.isConnected) focused.focus({ preventScroll: true });
       this.order = order;
     }
     let shown = 0;
