@@ -96,18 +96,31 @@ export class DialerOutbox {
     return this.sql.run(query, ...bindings);
   }
 
-  /** Add leads not seen before; returns the ids that are new. One statement (100-parameter cap). */
-  add(leads: readonly LeadEvent[], teamId: string, userId: string, receivedAt: number): Set<string> {
+  /**
+   * Add leads not seen before; returns the ids that are new. One statement (100-parameter cap). Their first
+   * delivery is held until `holdUntil`: the request writes them to Postgres first, and one Postgres refuses
+   * must never reach the dialer (`release` or `markRefused` settles it sooner).
+   */
+  add(leads: readonly LeadEvent[], teamId: string, userId: string, receivedAt: number, holdUntil = receivedAt): Set<string> {
     if (leads.length === 0) return new Set();
     const rows = leads.map((l) => ({ id: l.id, event: JSON.stringify(l), body: JSON.stringify(webhookBody(l, teamId, userId, receivedAt)) }));
     this.version += 1;
     const inserted = this.sql.all<{ lead_id: string }>(
       `INSERT OR IGNORE INTO outbox (lead_id, user_id, event, body, next_at, created_at, changed_at)
-       SELECT json_extract(value, '$.id'), ?1, json_extract(value, '$.event'), json_extract(value, '$.body'), ?2, ?2, ?2 FROM json_each(?3)
+       SELECT json_extract(value, '$.id'), ?1, json_extract(value, '$.event'), json_extract(value, '$.body'), ?4, ?2, ?2 FROM json_each(?3)
        RETURNING lead_id`,
-      userId, receivedAt, JSON.stringify(rows),
+      userId, receivedAt, JSON.stringify(rows), holdUntil,
     );
     return new Set(inserted.map((r) => r.lead_id));
+  }
+
+  /** Deliver these leads now (their hold is over: Postgres took them, or could not be asked in time). */
+  release(ids: readonly string[], now: number): void {
+    if (ids.length === 0) return;
+    this.run(
+      "UPDATE outbox SET next_at = ? WHERE status = 'pending' AND attempts = 0 AND next_at > ? AND lead_id IN (SELECT value FROM json_each(?))",
+      now, now, JSON.stringify(ids),
+    );
   }
 
   bodyOf(leadId: string): string | null {
@@ -155,10 +168,14 @@ export class DialerOutbox {
     );
   }
 
-  /** Postgres took these leads directly (inside the request), before any delivery. */
-  markStoredNow(ids: readonly string[]): void {
+  /** Postgres took these leads directly (inside the request): stored, and released for delivery. */
+  markStoredNow(ids: readonly string[], now: number): void {
     if (ids.length === 0) return;
-    this.run(`UPDATE outbox SET stored = ${STORED} WHERE lead_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids));
+    this.run(
+      `UPDATE outbox SET stored = ${STORED}, next_at = CASE WHEN status = 'pending' AND attempts = 0 THEN min(next_at, ?) ELSE next_at END
+       WHERE lead_id IN (SELECT value FROM json_each(?))`,
+      now, JSON.stringify(ids),
+    );
   }
 
   /** Postgres refused these leads for their content: never delivered, never retried. */

@@ -158,7 +158,8 @@ export class TeamHub extends DurableObject<Env> {
 
     // One storage transaction: the batch row and the outbox rows are accepted together or not at all.
     const newLeads = this.ctx.storage.transactionSync(() => {
-      const added = this.outbox.add(leads, teamId, userId, receivedAt);
+      // Held until this request has written them to Postgres: an alarm firing meanwhile must not deliver one it refuses.
+      const added = this.outbox.add(leads, teamId, userId, receivedAt, receivedAt + this.tunables.LEAD_WRITE_TIMEOUT_MS);
       this.buffer.append(buffered, userId, receivedAt, dueAt);
       return leads.filter((l) => added.has(l.id));
     });
@@ -472,14 +473,15 @@ export class TeamHub extends DurableObject<Env> {
       const rejected = await writeLeadsNow(this.env, batch, this.tunables.LEAD_WRITE_TIMEOUT_MS);
       const refused = new Set(rejected.map((r) => r.buffered.event.id));
       this.ctx.storage.transactionSync(() => {
-        this.outbox.markStoredNow(ids.filter((id) => !refused.has(id)));
+        this.outbox.markStoredNow(ids.filter((id) => !refused.has(id)), Date.now());
         this.outbox.markRefused([...refused], Date.now());
       });
       if (refused.size > 0) this.countQuarantined(rejected.map((r) => ({ id: r.buffered.event.id, error: r.error, sqlstate: r.sqlstate })));
       return refused;
     } catch (err) {
-      // Still in the outbox: the flush writes them first, with backoff.
+      // Still in the outbox: the flush writes them first, with backoff; the dialer hears of them now.
       log({ event: "lead_write_deferred", teamId: input.teamId, leads: ids.length, error: errorMessage(err) });
+      this.ctx.storage.transactionSync(() => this.outbox.release(ids, Date.now()));
       return new Set();
     }
   }
