@@ -41,14 +41,14 @@ const unknownIfNegative = (schema: z.ZodNumber) =>
   z
     .union([num, z.null()])
     .optional()
-    .transform((v) => (v === null || v < 0 ? undefined : v))
+    .transform((v) => (v === null || v === undefined || v < 0 ? undefined : v))
     .pipe(schema.optional());
 
 const scaled = (factor: number, schema: z.ZodNumber) =>
   z
     .union([num, z.null()])
     .optional()
-    .transform((v) => (v === null || v < 0 ? undefined : v * factor))
+    .transform((v) => (v === null || v === undefined || v < 0 ? undefined : v * factor))
     .pipe(schema.optional());
 
 const nullable = (schema: z.ZodNumber) =>

@@ -90,8 +90,10 @@ export async function verifyDeviceId(raw: string, secret: string): Promise<Devic
   if (raw.length > MAX_DEVICE_ID_LENGTH) return null;
   const parts = raw.split(".");
   if (parts.length !== 3 || parts[0] !== DEVICE_KEY_PREFIX) return null;
-  const given = fromBase64Url(parts[2]!);
-  if (!given || !sameBytes(given, await mac(secret, "device-id", `${parts[0]}.${parts[1]}`, MAC_BYTES))) return null;
+  // Compared as text, not decoded bytes: base64url has several spellings of the same bytes (the last
+  // character's spare bits), and a second spelling of a revoked id would be a different jti at the hub.
+  const expected = toBase64Url(await mac(secret, "device-id", `${parts[0]}.${parts[1]}`, MAC_BYTES));
+  if (!sameBytes(new TextEncoder().encode(parts[2]!), new TextEncoder().encode(expected))) return null;
   const bytes = fromBase64Url(parts[1]!);
   if (!bytes) return null;
   const decoded = payload.safeParse(safeJson(new TextDecoder().decode(bytes)));

@@ -156,7 +156,14 @@ describe("device keys", () => {
     const [prefix, body, mac] = key.deviceId.split(".");
     const forged = Buffer.from(JSON.stringify(["team-b", "ann@example.com", "AAAAAAAAAAAAAAAA"])).toString("base64url");
     expect(await verifyDeviceId(`${prefix}.${forged}.${mac}`, SECRET)).toBeNull();
-    expect(await verifyDeviceId(`${prefix}.${body}.${mac!.slice(0, -1)}A`, SECRET)).toBeNull();
+    const flip = (c: string) => (c === "A" ? "B" : "A");
+    expect(await verifyDeviceId(`${prefix}.${body}.${flip(mac![0]!)}${mac!.slice(1)}`, SECRET)).toBeNull();
+    // Another spelling of the same MAC bytes (the last character's spare bits) is another id: refused,
+    // or a revoked device could come back under a new jti.
+    const last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".indexOf(mac!.at(-1)!);
+    const respelled = `${prefix}.${body}.${mac!.slice(0, -1)}${"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last ^ 1]}`;
+    expect(Buffer.from(respelled.split(".")[2]!, "base64url")).toEqual(Buffer.from(mac!, "base64url"));
+    expect(await verifyDeviceId(respelled, SECRET)).toBeNull();
     expect(await verifyDeviceId("48241179", SECRET)).toBeNull();
     expect(await verifyDeviceId("x".repeat(10_000), SECRET)).toBeNull();
     // Two devices of one person are two credentials.

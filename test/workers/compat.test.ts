@@ -180,7 +180,8 @@ describe("/v1/compat/osmand", () => {
     const [prefix, , mac] = d.deviceId.split(".");
     const forged = btoa(JSON.stringify(["team-x", "mallory", "AAAAAAAAAAAAAAAA"])).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
     expect((await osmandGet(`id=${prefix}.${forged}.${mac}&lat=1&lon=2`)).status).toBe(404);
-    expect((await osmandGet(`id=${d.deviceId.slice(0, -2)}AA&lat=1&lon=2`)).status).toBe(404);
+    const flipped = `${prefix}.${d.deviceId.split(".")[1]}.${mac![0] === "A" ? "B" : "A"}${mac!.slice(1)}`;
+    expect((await osmandGet(`id=${flipped}&lat=1&lon=2`)).status).toBe(404);
   });
 
   it("writes a team B device's fixes into team B only: nothing in the request can point it at team A", async () => {
