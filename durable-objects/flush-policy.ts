@@ -1,3 +1,4 @@
+import { backoffDelayMs } from "../protocol/backoff.ts";
 import type { EventKind } from "../protocol/events.ts";
 import type { Tunables } from "./config.ts";
 
@@ -39,8 +40,7 @@ export function flushDueAt(pending: { events: number; dueAt: number | null }, t:
  * with "equal jitter" so a fleet of objects that failed together does not retry together.
  */
 export function backoffMs(failures: number, maxBackoffS: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxBackoffS * 1000, 1000 * 2 ** Math.max(0, failures - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+  return backoffDelayMs(failures, { baseMs: 1000, capMs: maxBackoffS * 1000, jitter: "equal" }, random);
 }
 
 /**

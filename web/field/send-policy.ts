@@ -2,6 +2,7 @@
  * The sender's decisions, as plain functions: when a send is due, what goes in a batch, how long to wait
  * after a failure, and what an answer from POST /v1/events means for each event of the batch.
  */
+import { backoffCeilingMs as ceilingOf, backoffDelayMs, type BackoffSchedule } from "../../protocol/backoff.ts";
 import { MAX_EVENTS_PER_BATCH, type EventKind, type Issue } from "../../protocol/events.ts";
 import { ingestReply, type IngestReply, type Reply } from "./ingest-reply.ts";
 
@@ -73,16 +74,13 @@ export function composeBatch<T extends { bytes: number }>(leads: readonly T[], o
   return batch;
 }
 
-export interface Backoff {
-  baseMs: number;
-  capMs: number;
-}
+export type Backoff = Pick<BackoffSchedule, "baseMs" | "capMs">;
 
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 1_000, capMs: 5 * 60_000 };
 
 /** The upper bound of the delay before retry number `failures` (1-based): base doubling to the cap. */
 export function backoffCeilingMs(failures: number, b: Backoff = DEFAULT_BACKOFF): number {
-  return Math.min(b.capMs, b.baseMs * 2 ** Math.max(0, failures - 1));
+  return ceilingOf(failures, b);
 }
 
 /**
@@ -90,7 +88,7 @@ export function backoffCeilingMs(failures: number, b: Backoff = DEFAULT_BACKOFF)
  * spread their retries over the whole window instead of coming back as one wave.
  */
 export function backoffMs(failures: number, b: Backoff = DEFAULT_BACKOFF, random: () => number = Math.random): number {
-  return Math.floor(random() * backoffCeilingMs(failures, b));
+  return backoffDelayMs(failures, { ...b, jitter: "full" }, random);
 }
 
 /** A Retry-After far in the future is a bug somewhere; the queue must not freeze for days on it. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { backoffDelayMs, type BackoffSchedule } from "../../protocol/backoff.ts";
 import { LIVE_PROTOCOL, liveMessage, PING, type ClientMessage, type LiveMessage } from "../../protocol/live.ts";
 import type { ConnectionInfo, FrameCounts } from "./hooks.ts";
 
@@ -16,8 +17,7 @@ export interface LiveConnectionOptions {
   onRefused(refusal: Refusal): void;
 }
 
-const BASE_DELAY_MS = 500;
-const MAX_DELAY_MS = 30_000;
+const RECONNECT_BACKOFF: BackoffSchedule = { baseMs: 500, capMs: 30_000, jitter: "equal" };
 /**
  * Pings keep proxies from idling the socket out and tell the page it is still connected; the server
  * answers them without waking the object, so they are cheap enough to send often.
@@ -34,8 +34,8 @@ const CLOSE_GRACE_MS = 3_000;
  * cut off by the same deploy do not all dial back in the same instant.
  */
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
-  return ceiling / 2 + (random() * ceiling) / 2;
+  // `attempt` counts from 0 here: the first redial already waits up to a whole base step.
+  return backoffDelayMs(attempt + 1, RECONNECT_BACKOFF, random);
 }
 
 const errorReply = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
