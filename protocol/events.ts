@@ -16,7 +16,8 @@ export type KnockOutcome = (typeof KNOCK_OUTCOMES)[number];
 export const LEAD_INTEREST = ["hot", "warm", "cold"] as const;
 
 // Device clocks drift and offline queues replay old events; refuse only the absurd.
-const EARLIEST_AT = Date.UTC(2020, 0, 1);
+// 2000: trackers replay years-old fixes and publish their examples with 2013 clocks; before that is a broken clock.
+const EARLIEST_AT = Date.UTC(2000, 0, 1);
 const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 
 /** `at`: ISO-8601 string or epoch milliseconds; normalised to epoch ms. */
@@ -25,7 +26,7 @@ export const eventTime = z
     z.number().int().nonnegative(),
     z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
   ], { error: "must be an ISO-8601 date-time or epoch milliseconds" })
-  .refine((ms) => ms >= EARLIEST_AT, { message: "is before 2020-01-01" })
+  .refine((ms) => ms >= EARLIEST_AT, { message: "is before 2000-01-01" })
   .refine((ms) => ms <= Date.now() + MAX_FUTURE_MS, { message: "is more than a day in the future" });
 
 const lat = z.number().min(-90).max(90);

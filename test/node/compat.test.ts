@@ -47,9 +47,11 @@ describe("OsmAnd query and form parameters", () => {
     expect(trackerTimeMs("yesterday")).toBeNull();
   });
 
-  it("holds fixes to the PWA's rules: the decoder's 2013-2016 clocks are refused by name, like a phone's", () => {
+  it("holds fixes to the PWA's rules: the decoder's 2013 clock is stored as sent, a 1999 one is refused by name", () => {
     const old = decodeOsmAnd({ params: params("id=123456&timestamp=1377177267&lat=60.0&lon=30.0") }, NOW);
-    expect(old).toEqual({ ok: false, issues: [{ path: "timestamp", message: "is before 2020-01-01" }] });
+    expect(old).toMatchObject({ ok: true, fixes: [{ type: "location", at: 1377177267000, lat: 60, lng: 30 }] });
+    const broken = decodeOsmAnd({ params: params("id=123456&timestamp=915148800&lat=60.0&lon=30.0") }, NOW);
+    expect(broken).toEqual({ ok: false, issues: [{ path: "timestamp", message: "is before 2000-01-01" }] });
     const garbage = decodeOsmAnd({ params: params("id=1&timestamp=soon&lat=1&lon=2") }, NOW);
     expect(garbage).toMatchObject({ ok: false, issues: [{ path: "timestamp" }] });
   });
@@ -115,9 +117,10 @@ describe("OwnTracks HTTP mode", () => {
     expect(decodeOwnTracks({ ...BOOKLET_HTTP, tst })).toEqual({ ok: true, fixes: [{ type: "location", at: tst * 1000, lat: 48.85833, lng: 2.29513 }] });
   });
 
-  it("refuses the booklet's 2013 and 2017 clocks by name (tst), as the PWA's rule for `at` does", () => {
-    expect(decodeOwnTracks(BOOKLET_HTTP)).toEqual({ ok: false, issues: [{ path: "tst", message: "is before 2020-01-01" }] });
-    expect(decodeOwnTracks(BOOKLET_JSON)).toMatchObject({ ok: false, issues: [{ path: "tst" }] });
+  it("takes the booklet's locations verbatim (2013 and 2017 clocks); refuses a clock before 2000 by name (tst)", () => {
+    expect(decodeOwnTracks(BOOKLET_HTTP)).toEqual({ ok: true, fixes: [{ type: "location", at: BOOKLET_HTTP.tst * 1000, lat: 48.85833, lng: 2.29513 }] });
+    expect(decodeOwnTracks(BOOKLET_JSON)).toMatchObject({ ok: true, fixes: [{ at: BOOKLET_JSON.tst * 1000, accuracy: 75, battery: 0.6 }] });
+    expect(decodeOwnTracks({ ...BOOKLET_HTTP, tst: 915148800 })).toEqual({ ok: false, issues: [{ path: "tst", message: "is before 2000-01-01" }] });
   });
 
   it("ignores other types and empty bodies; refuses a location without a position or a non-object", () => {

@@ -82,6 +82,14 @@ describe("device keys: POST/GET /v1/admin/devices, revoke", () => {
 });
 
 describe("/v1/compat/osmand", () => {
+  it("takes the decoder's requests verbatim too, with their 2013–2016 clocks (history, not the live map)", async () => {
+    const team = newTeam();
+    const d = await register(team, "vera");
+    expect((await osmandGet(`id=${d.deviceId}&lat=42.06288&lon=-88.23412&timestamp=2016-01-27T18%3A55%3A47Z&hdop=6.0&altitude=224.0&speed=0.0`)).status).toBe(200);
+    expect((await osmandGet(`id=${d.deviceId}&timestamp=1377177267&lat=60.0&lon=30.0`)).status).toBe(200);
+    expect((await storedFixes(team)).map((r) => r.at_ms).sort()).toEqual([1377177267000, Date.UTC(2016, 0, 27, 18, 55, 47)]);
+  });
+
   it("stores the OsmAnd decoder's query requests with the right units and times (GET and form POST)", async () => {
     const team = newTeam();
     const d = await register(team, "olga");
@@ -129,13 +137,13 @@ describe("/v1/compat/osmand", () => {
     ]);
   });
 
-  it("refuses an invalid fix with a 400 naming the field: no position, lat 91, a 2013 clock", async () => {
+  it("refuses an invalid fix with a 400 naming the field: no position, lat 91, a 1999 clock", async () => {
     const d = await register(newTeam());
     const cases: [string, string][] = [
       [`id=${d.deviceId}&timestamp=${nowS()}&cell=257,02,16,2224`, "lat"],
       [`id=${d.deviceId}&lat=91&lon=30`, "lat"],
-      // Verbatim from the decoder's tests: this service refuses a phone's fix from before 2020 too.
-      [`id=${d.deviceId}&timestamp=1377177267&lat=60.0&lon=30.0`, "timestamp"],
+      // A clock before 2000 is broken (a phone's fix is held to the same rule).
+      [`id=${d.deviceId}&timestamp=915148800&lat=60.0&lon=30.0`, "timestamp"],
     ];
     for (const [q, path] of cases) {
       const res = await osmandGet(q);
@@ -248,10 +256,15 @@ describe("/v1/compat/owntracks", () => {
     expect(row).toMatchObject({ user_id: "otto", at_ms: tst * 1000, lat: 48.85833, lng: 2.29513, accuracy: 75, altitude: 13, battery: 0.6, heading: 270 });
     expect(row!.speed).toBeCloseTo(54 * KMH_TO_MS, 9);
 
-    // The booklet's HTTP example verbatim: a 2017 clock, refused by name like a phone's.
+    // The booklet's HTTP example verbatim, its 2017 clock and all: stored as the fix it is (history, not the live map).
     const old = await owntracks(d, { lon: 2.29513, lat: 48.85833, _type: "location", tst: 1497476456, tid: "JJ" });
-    expect(old.status).toBe(400);
-    expect(await old.json()).toMatchObject({ error: { code: "invalid_fix", issues: [{ path: "tst" }] } });
+    expect(old.status).toBe(200);
+    await hubFor(team).flush();
+    expect((await storedFixes(team)).map((r) => r.at_ms)).toContain(1497476456 * 1000);
+    // A clock before 2000 is broken: refused by name.
+    const broken = await owntracks(d, { lon: 2.29513, lat: 48.85833, _type: "location", tst: 915148800 });
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ error: { code: "invalid_fix", issues: [{ path: "tst" }] } });
     const bad = await owntracks(d, { _type: "location", lat: 91, lon: 2, tst });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { issues: [{ path: "lat" }] } });
