@@ -124,7 +124,7 @@ export async function runLiveBench(stack: Pick<BenchStack, "url" | "authSecret" 
   const fleet = await startFleet({
     url: stack.url, team, devices, durationMs: seconds * 1000, authSecret: stack.authSecret, seed: 11, userPrefix: "live",
     canvasser: { fixIntervalS, knocksPerHour: 20, activitiesPerHour: 0, offlinePerHour: 0 },
-    policy: { sendAtCount: batchFixes, maxAgeMs: { location: 60_000, knock: 3_000, activity: 15_000 } },
+    policy: { sendAtCount: batchFixes, maxAgeS: { location: 60, knock: 3, activity: 15 } },
     tickMs: 100, maxSockets: 256,
     hooks: {
       onAccepted: (_userId, ids, at) => {

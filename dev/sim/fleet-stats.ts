@@ -1,5 +1,6 @@
 /** What a simulated fleet did, as the phones saw it. */
-import type { ReplyOutcome, Reply } from "./policy.ts";
+import { ingestReply, type Reply } from "../../web/field/ingest-reply.ts";
+import type { SendOutcome } from "../../web/field/send-policy.ts";
 import { LatencyRecorder } from "./stats.ts";
 
 export interface FleetCounts {
@@ -48,7 +49,7 @@ export class FleetStats {
     this.counts.requests += 1;
   }
 
-  replied(reply: Reply, ms: number, outcome: ReplyOutcome, now: number): void {
+  replied(reply: Reply, ms: number, outcome: SendOutcome, now: number): void {
     this.requestTimes.push(now);
     const c = this.counts;
     if (reply.kind === "network") {
@@ -69,9 +70,13 @@ export class FleetStats {
       if (reply.retryAfter !== null) c.throttledWithRetryAfter += 1;
     }
     c.accepted += outcome.accepted.length;
-    c.duplicates += outcome.duplicates;
     c.rejected += outcome.rejected.length;
-    c.refused += outcome.refused;
+    // Counts the PWA does not act on, read from the body with the server's own schema.
+    const body = ingestReply.safeParse(reply.body);
+    if (body.success) {
+      c.duplicates += body.data.duplicates;
+      c.refused += body.data.refused ?? 0;
+    }
     if (this.acceptedIds) for (const id of outcome.accepted) this.acceptedIds.add(id);
   }
 

@@ -7,9 +7,9 @@ import { signToken } from "../../protocol/auth.ts";
 import { Canvasser, DEFAULT_CANVASSER, personName, type CanvasserConfig } from "./canvasser.ts";
 import { FleetStats, type FleetCounts } from "./fleet-stats.ts";
 import { DEFAULT_GRID, type StreetGrid } from "./geo.ts";
-import { PWA_POLICY, scalePolicy, type SendPolicy } from "./policy.ts";
+import type { SendPolicy } from "../../web/field/send-policy.ts";
 import { seededRng } from "./rng.ts";
-import { DeviceSender, retryAfterViolations, type SenderHooks } from "./sender.ts";
+import { DeviceSender, PWA_POLICY, retryAfterViolations, scalePolicy, type SenderHooks } from "./sender.ts";
 import { createTransport, type Transport } from "./transport.ts";
 
 export interface FleetOptions {
@@ -23,7 +23,7 @@ export interface FleetOptions {
   canvasser?: Partial<Omit<CanvasserConfig, "userId" | "name" | "grid" | "seed">>;
   grid?: StreetGrid;
   seed?: number;
-  /** The phones' batching rules, in real time (scaled by timeScale here). */
+  /** The PWA's send policy with these changes, in real time (scaled by timeScale here). */
   policy?: Partial<SendPolicy>;
   /** The route the phones post to: the real one, or the bench-only naive baseline. */
   path?: string;
@@ -100,7 +100,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const k = opts.timeScale ?? 1;
   if (!(k > 0 && k <= 1000)) throw new Error("timeScale must be in (0, 1000]");
   const transport: Transport = createTransport(opts.url, { maxSockets: opts.maxSockets ?? 128, timeoutMs: opts.requestTimeoutMs ?? 10_000 });
-  const policy = scalePolicy({ ...PWA_POLICY, ...opts.policy }, k);
+  const unscaled = { ...PWA_POLICY, send: { ...PWA_POLICY.send, ...opts.policy } };
+  const policy = scalePolicy(unscaled, k);
   const stats = new FleetStats(opts.trackIds ?? false);
   const people = await fleetTokens(opts);
   const managerToken = await signToken({ team: opts.team, sub: `${opts.userPrefix ?? "sim"}-manager`, role: "manager", name: "Simulator", ttlSeconds: 24 * 3600 }, opts.authSecret);
@@ -109,9 +110,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const simOf = (wall: number) => wallStart + (wall - wallStart) * k;
   const grid = opts.grid ?? DEFAULT_GRID;
   // First fixes spread over one send period (the phone's location max age, in simulated seconds), unless told.
-  const unscaled = { ...PWA_POLICY, ...opts.policy };
   const fixIntervalS = opts.canvasser?.fixIntervalS ?? DEFAULT_CANVASSER.fixIntervalS;
-  const startWithinS = opts.canvasser?.startWithinS ?? Math.max(fixIntervalS, Math.min(unscaled.maxAgeMs.location / 1000, unscaled.sendAtCount * fixIntervalS));
+  const startWithinS = opts.canvasser?.startWithinS ?? Math.max(fixIntervalS, Math.min(unscaled.send.maxAgeS.location, unscaled.send.sendAtCount * fixIntervalS));
   const canvassers = people.map((p, i) => new Canvasser(
     { ...DEFAULT_CANVASSER, startWithinS, ...opts.canvasser, userId: p.userId, name: p.name, grid, seed: (opts.seed ?? 1) * 100_003 + i },
     wallStart, wallOf,

@@ -1,6 +1,6 @@
 /** JSON over HTTP to a local fieldpulse, with keep-alive (thousands of simulated phones share a few sockets). */
 import http from "node:http";
-import type { Reply } from "./policy.ts";
+import type { Reply } from "../../web/field/ingest-reply.ts";
 
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 

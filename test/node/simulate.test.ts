@@ -1,13 +1,10 @@
-// The simulator's core without a server: the canvasser model, the batching decisions, and one phone's
-// sender against a scripted transport.
+// The simulator's core without a server: the canvasser model, the time-compressed policy, and one phone's
+// sender against a scripted transport. The decisions themselves are the PWA's (send-policy.test.ts).
 import { describe, expect, it } from "vitest";
 import { Canvasser, DEFAULT_CANVASSER, type CanvasserConfig } from "../../dev/sim/canvasser.ts";
 import { FleetStats } from "../../dev/sim/fleet-stats.ts";
 import { DEFAULT_GRID, toLatLng } from "../../dev/sim/geo.ts";
-import {
-  PWA_POLICY, backoffMs, composeBatch, interpretReply, parseRetryAfter, scalePolicy, sendDueAt, type Reply,
-} from "../../dev/sim/policy.ts";
-import { DeviceSender, retryAfterViolations } from "../../dev/sim/sender.ts";
+import { DeviceSender, PWA_POLICY, retryAfterViolations, scalePolicy, type Reply } from "../../dev/sim/sender.ts";
 import { assertLocalUrl, type TimedReply, type Transport } from "../../dev/sim/transport.ts";
 import { ingestEvent, type IngestEvent } from "../../protocol/events.ts";
 
@@ -109,71 +106,15 @@ describe("canvasser model", () => {
   });
 });
 
-describe("batching decisions", () => {
-  const now = T0;
-  it("sends when enough wait, when a kind's oldest waited its longest, and leads at once", () => {
-    expect(sendDueAt({}, PWA_POLICY, now)).toBeNull();
-    expect(sendDueAt({ location: { count: 3, oldestAt: now - 5_000 } }, PWA_POLICY, now)).toBe(now + 10_000);
-    expect(sendDueAt({ location: { count: 3, oldestAt: now - 5_000 }, knock: { count: 1, oldestAt: now - 1_000 } }, PWA_POLICY, now)).toBe(now + 2_000);
-    expect(sendDueAt({ location: { count: 100, oldestAt: now } }, PWA_POLICY, now)).toBe(now);
-    expect(sendDueAt({ lead: { count: 1, oldestAt: now }, location: { count: 1, oldestAt: now } }, PWA_POLICY, now)).toBe(now);
-  });
-
-  it("compresses the phone's own waits with the clock", () => {
+describe("the phones' policy", () => {
+  it("is the PWA's own, with the phone's waits compressed with the clock", () => {
+    expect(PWA_POLICY.send.maxAgeS).toEqual({ location: 15, knock: 3, activity: 15 });
     const p = scalePolicy(PWA_POLICY, 10);
-    expect(p.maxAgeMs).toEqual({ location: 1_500, knock: 300, activity: 1_500 });
-    expect(p.sendAtCount).toBe(PWA_POLICY.sendAtCount);
-  });
-
-  it("puts leads first and stops at the count and byte limits, but always takes one", () => {
-    const item = (id: string, bytes = 10) => ({ id, bytes });
-    const p = { ...PWA_POLICY, maxBatchEvents: 3, maxBatchBytes: 25 };
-    expect(composeBatch([item("L")], [item("a"), item("b"), item("c")], p).map((i) => i.id)).toEqual(["L", "a"]);
-    expect(composeBatch([], [item("big", 100), item("b")], p).map((i) => i.id)).toEqual(["big"]);
-    expect(composeBatch([], [item("a", 1), item("b", 1), item("c", 1), item("d", 1)], p)).toHaveLength(3);
-  });
-
-  it("backs off with full jitter: uniform below a doubling ceiling", () => {
-    expect(backoffMs(1, PWA_POLICY, () => 0.999)).toBeLessThan(1_000);
-    expect(backoffMs(3, PWA_POLICY, () => 0.5)).toBe(2_000);
-    expect(backoffMs(30, PWA_POLICY, () => 0.999)).toBeLessThan(PWA_POLICY.backoffCapMs);
-    expect(backoffMs(5, PWA_POLICY, () => 0)).toBe(0);
-  });
-
-  it("reads Retry-After as seconds or an HTTP date", () => {
-    expect(parseRetryAfter("7", now)).toBe(7_000);
-    expect(parseRetryAfter(new Date(now + 4_000).toUTCString(), now)).toBe(4_000);
-    expect(parseRetryAfter(null, now)).toBeNull();
-    expect(parseRetryAfter("soon", now)).toBeNull();
-  });
-
-  const ids = ["e0", "e1", "lead1", "e3"];
-  const http = (status: number, body: unknown, retryAfter: string | null = null): Reply => ({ kind: "http", status, body, retryAfter });
-
-  it("202: everything leaves the queue; rejected ones are dropped, not accepted", () => {
-    const o = interpretReply(ids, http(202, { accepted: 2, duplicates: 1, rejected: [{ index: 1, id: "e1", issues: [] }], leads: [] }), now, PWA_POLICY);
-    expect(o.accepted).toEqual(["e0", "lead1", "e3"]);
-    expect(o.rejected).toEqual(["e1"]);
-    expect(o.duplicates).toBe(1);
-    expect(o.next).toEqual({ type: "continue" });
-  });
-
-  it("503 backpressure: the listed leads were taken, the rest stays queued, wait Retry-After", () => {
-    const o = interpretReply(ids, http(503, { accepted: 1, duplicates: 0, rejected: [], leads: [{ id: "lead1", status: "stored" }], refused: 3 }, "4"), now, PWA_POLICY);
-    expect(o.accepted).toEqual(["lead1"]);
-    expect(o.refused).toBe(3);
-    expect(o.next).toEqual({ type: "wait", ms: 4_000, reason: "backpressure" });
-  });
-
-  it("429 waits Retry-After; 5xx and network errors back off; 400 drops only what it names", () => {
-    expect(interpretReply(ids, http(429, {}, "12"), now, PWA_POLICY).next).toEqual({ type: "wait", ms: 12_000, reason: "rate-limited" });
-    expect(interpretReply(ids, http(500, {}), now, PWA_POLICY).next.type).toBe("backoff");
-    expect(interpretReply(ids, http(503, { error: { code: "x" } }), now, PWA_POLICY).next.type).toBe("backoff");
-    expect(interpretReply(ids, { kind: "network", error: "ECONNREFUSED" }, now, PWA_POLICY)).toMatchObject({ accepted: [], next: { type: "backoff" } });
-    const bad = interpretReply(ids, http(400, { rejected: [{ index: 0, id: "e0", issues: [] }] }), now, PWA_POLICY);
-    expect(bad.rejected).toEqual(["e0"]);
-    expect(bad.next.type).toBe("backoff");
-    expect(interpretReply(ids, http(400, { error: { code: "invalid_envelope" } }), now, PWA_POLICY).rejected).toEqual([]);
+    expect(p.send.maxAgeS).toEqual({ location: 1.5, knock: 0.3, activity: 1.5 });
+    expect(p.send.sendAtCount).toBe(PWA_POLICY.send.sendAtCount);
+    expect(p.backoff).toEqual({ baseMs: 100, capMs: 30_000 });
+    expect(p.limits).toEqual(PWA_POLICY.limits);
+    expect(scalePolicy(PWA_POLICY, 1)).toBe(PWA_POLICY);
   });
 
   it("refuses anything but a local server", () => {
@@ -226,6 +167,7 @@ describe("a phone's sender", () => {
     expect(t.bodies).toHaveLength(2);
     expect(s.queued()).toBe(0);
     expect(stats.counts.throttledWithRetryAfter).toBe(1);
+    expect(stats.counts.refused).toBe(2);
     expect(retryAfterViolations(s.timeline!)).toBe(0);
   });
 
@@ -241,6 +183,29 @@ describe("a phone's sender", () => {
     s.tick(now + 20_000, false);
     await settle();
     expect(t.bodies).toHaveLength(1);
+  });
+
+  it("backs off after a 500 with the PWA's jitter, halves its batches after a 413, stops on 401", async () => {
+    const t = scripted([
+      { kind: "http", status: 500, body: {}, retryAfter: null },
+      { kind: "http", status: 413, body: {}, retryAfter: null },
+      { kind: "http", status: 401, body: {}, retryAfter: null },
+    ]);
+    const s = new DeviceSender("u3", "tok", t, PWA_POLICY, new FleetStats(), "/v1/events");
+    const now = Date.now();
+    for (let i = 0; i < 4; i++) s.enqueue(loc(`a${i}`, now - 30_000 + i));
+    s.tick(now, false);
+    await settle();
+    s.tick(Date.now() + PWA_POLICY.backoff.baseMs, false); // the first backoff is below the base: past it, the phone retries
+    await settle();
+    expect(t.bodies.map((b) => JSON.parse(b).events.length)).toEqual([4, 4]);
+    s.tick(Date.now() + PWA_POLICY.backoff.baseMs, false);
+    await settle();
+    expect(JSON.parse(t.bodies[2]!).events).toHaveLength(2);
+    s.tick(Date.now() + 10 * 60_000, false, true);
+    await settle();
+    expect(t.bodies).toHaveLength(3);
+    expect(s.queued()).toBe(4);
   });
 
   it("counts a request sent before the previous Retry-After elapsed as a violation", () => {
