@@ -5,7 +5,7 @@ import {
   backoffMs, DEFAULT_BACKOFF, DEFAULT_BATCH_LIMITS, interpretReply, sendDueAt,
   type Backoff, type BatchLimits, type SendOutcome, type SendPolicy,
 } from "./send-policy.ts";
-import type { Session } from "./session.ts";
+import type { Session } from "../shared/session.ts";
 
 /** One sender per origin at a time — every tab and the service worker take this Web Lock to send. */
 export const SENDER_LOCK = "fieldpulse-sender";

@@ -1,11 +1,35 @@
-import type { FieldDb } from "./db.ts";
+import { parseToken, sessionStore, takeTokenFromAddress, type Refusal, type Session } from "../shared/session.ts";
+import { META, type FieldDb } from "./db.ts";
 import { count, dateTime } from "./i18n/format.ts";
 import { t } from "./i18n/index.ts";
-import { clearSession, parseToken, sessionFrom, storeSession, tokenFromFragment, type ParsedToken, type Session } from "./session.ts";
 import { byId, showToast } from "./ui.ts";
 
-function refusal(parsed: Exclude<ParsedToken, { ok: true }>): string {
-  return parsed.reason === "expired" ? t.signin.expired(dateTime(parsed.expiredAt)) : t.signin[parsed.reason];
+/** The canvasser's token lives in localStorage (and IndexedDB, for the service worker): it outlives reloads. */
+const tokens = sessionStore({ key: "fieldpulse.token", storage: () => localStorage });
+
+/** A stored session, even past `exp`: its outbox still belongs to it, and the server will say 401. */
+export function loadSession(): Session | null {
+  const parsed = tokens.load(0);
+  return parsed?.ok ? parsed.session : null;
+}
+
+async function storeSession(db: FieldDb, session: Session): Promise<void> {
+  tokens.store(session);
+  const tx = db.transaction("meta", "readwrite");
+  await tx.store.put(session.token, META.token);
+  await tx.store.delete(META.authRefused(session.owner));
+  await tx.done;
+}
+
+/** Sign out keeps the outbox: those events are sent when the same canvasser signs in again. */
+async function clearSession(db: FieldDb): Promise<void> {
+  tokens.clear();
+  await db.delete("meta", META.token);
+}
+
+function refusal(r: Refusal): string {
+  // Any role may canvass: "role" is never given here, but the words are kept honest should that change.
+  return r.reason === "expired" ? t.signin.expired(dateTime(r.expiredAt)) : r.reason === "role" ? t.signin.unusable : t.signin[r.reason];
 }
 
 /** The sign-in screen, the link with `#token=…`, "Sign in again" (after a 401) and "Sign out". */
@@ -23,10 +47,8 @@ export async function bindSignIn(deps: SignInDeps): Promise<void> {
   const signInWith = async (raw: string): Promise<string | null> => {
     const parsed = parseToken(raw);
     if (!parsed.ok) return refusal(parsed);
-    const session = sessionFrom(raw);
-    if (!session) return t.signin.unusable;
-    await storeSession(deps.db, session);
-    await deps.signedIn(session);
+    await storeSession(deps.db, parsed.session);
+    await deps.signedIn(parsed.session);
     return null;
   };
 
@@ -50,9 +72,8 @@ export async function bindSignIn(deps: SignInDeps): Promise<void> {
   });
 
   // A shared link carries the token in the fragment (never sent to a server): keep it, then strip it.
-  const fromLink = tokenFromFragment(location.hash);
+  const fromLink = takeTokenFromAddress();
   if (fromLink) {
-    history.replaceState(null, "", location.pathname + location.search);
     const error = await signInWith(fromLink);
     if (error) {
       byId("signin-error").textContent = error;

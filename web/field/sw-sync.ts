@@ -3,12 +3,12 @@
  * on Background Sync, drain the outbox with the same code the page uses, under the same lock. A failed
  * drain throws, and the browser schedules the sync again later.
  */
+import { parseToken } from "../shared/session.ts";
 import { announce } from "./bus.ts";
 import { META, openFieldDb } from "./db.ts";
 import { DEFAULT_BATCH_LIMITS, DEFAULT_SEND_POLICY } from "./send-policy.ts";
 import { asSoleSender, drainOutbox } from "./sender.ts";
 import { SYNC_TAG } from "./service-worker.ts";
-import { sessionFrom } from "./session.ts";
 import { postEvents } from "./transport.ts";
 
 interface SyncEventLike extends Event {
@@ -25,8 +25,10 @@ const worker = globalThis as unknown as {
 async function drainInBackground(): Promise<void> {
   const db = await openFieldDb();
   const token = await db.get("meta", META.token);
-  const session = typeof token === "string" ? sessionFrom(token, 0) : null;
-  if (!session) return;
+  // Past `exp` too: the outbox still belongs to it, and the server will say 401.
+  const parsed = typeof token === "string" ? parseToken(token, {}, 0) : null;
+  if (!parsed?.ok) return;
+  const { session } = parsed;
   const result = await asSoleSender(() =>
     drainOutbox(
       {

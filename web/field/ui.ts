@@ -4,7 +4,7 @@ import type { Position } from "./event-factory.ts";
 import { ago, count, dateTime, distance, seconds, speed, time } from "./i18n/format.ts";
 import { t } from "./i18n/index.ts";
 import type { SenderState } from "./sender.ts";
-import type { Session } from "./session.ts";
+import type { Session } from "../shared/session.ts";
 import type { GeoState } from "./shift.ts";
 
 /** Rendering only: every function takes what to show and writes the DOM (and <body>'s data- attributes). */

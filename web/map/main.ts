@@ -11,7 +11,8 @@ import { LeadsList } from "./leads-list.ts";
 import { LiveConnection, type Refusal } from "./live-connection.ts";
 import { MapView } from "./map-view.ts";
 import { byId, Panel, renderConnection, renderQueue } from "./panel.ts";
-import { clearSession, loadSession, parseToken, storeSession, type Session } from "./session.ts";
+import type { Session } from "../shared/session.ts";
+import { clearSession, loadSession, signInWith } from "./sign-in.ts";
 import { TeamState } from "./team-state.ts";
 
 declare global {
@@ -368,14 +369,13 @@ function showMap(session: Session): void {
 function boot(): void {
   byId("login-form", HTMLFormElement).addEventListener("submit", (e) => {
     e.preventDefault();
-    const parsed = parseToken(byId("login-token", HTMLTextAreaElement).value);
-    if (!parsed.ok) {
-      showLogin(parsed.error);
+    const signedIn = signInWith(byId("login-token", HTMLTextAreaElement).value);
+    if (!signedIn.ok) {
+      showLogin(signedIn.error);
       return;
     }
     byId("login-token", HTMLTextAreaElement).value = "";
-    storeSession(parsed.session);
-    showMap(parsed.session);
+    showMap(signedIn.session);
   });
   byId("sign-out", HTMLButtonElement).addEventListener("click", () => {
     clearSession();
