@@ -20,6 +20,17 @@ export default defineConfig({
         field: resolve(root, "field/index.html"),
         map: resolve(root, "map/index.html"),
       },
+      // The two libraries both pages load (protocol/ needs them) in chunks of their own, so that their
+      // weight shows apart from each page's code (README "The apps"); rolldown names the chunk of the
+      // rest both share after one of its modules.
+      output: {
+        codeSplitting: {
+          groups: [
+            { name: "zod", test: /node_modules[\\/]zod[\\/]/ },
+            { name: "libphonenumber", test: /node_modules[\\/]libphonenumber-js[\\/]/ },
+          ],
+        },
+      },
     },
   },
 });
