@@ -4,7 +4,7 @@
  * DELETE. `wrangler deploy` bundles worker/index.ts, which has neither (test/node/bundle.test.ts checks).
  */
 import { TeamHub as ProductionTeamHub } from "../durable-objects/team-hub.ts";
-import { log } from "../durable-objects/log.ts";
+import { log } from "../common/log.ts";
 import production from "../worker/index.ts";
 import { naive } from "./naive-route.ts";
 

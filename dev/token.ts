@@ -5,9 +5,10 @@
  * prints a token signed with .dev.vars' AUTH_SECRET, and nothing else, on stdout. The lifetime may not
  * pass the role's maximum (field 30 days, others 12 h; TOKEN_MAX_TTL_FIELD_S / TOKEN_MAX_TTL_S in .dev.vars).
  */
+import { maxTtl as maxTtlOf } from "../common/config.ts";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { ANY_TEAM, DEFAULT_MAX_TTL_S, ROLES, signToken, tokenClaims, type MaxTtl } from "../protocol/auth.ts";
+import { ANY_TEAM, ROLES, signToken, tokenClaims, type MaxTtl } from "../protocol/auth.ts";
 import { ensureLocalSecrets } from "./dev-vars.ts";
 
 const { values } = parseArgs({
@@ -27,11 +28,8 @@ function fail(problems: string[]): never {
 }
 
 const secrets = ensureLocalSecrets();
-const vars = z
-  .object({ TOKEN_MAX_TTL_FIELD_S: z.coerce.number().int().positive().optional(), TOKEN_MAX_TTL_S: z.coerce.number().int().positive().optional() })
-  .safeParse(secrets);
-const others = (vars.success && vars.data.TOKEN_MAX_TTL_S) || DEFAULT_MAX_TTL_S.manager;
-const maxTtl: MaxTtl = { field: (vars.success && vars.data.TOKEN_MAX_TTL_FIELD_S) || DEFAULT_MAX_TTL_S.field, manager: others, admin: others, operator: others };
+// The same caps the Worker enforces (common/config.ts), from .dev.vars when it sets them.
+const maxTtl: MaxTtl = maxTtlOf(secrets);
 
 if (values.role === "operator" && values.team !== undefined) fail(["--team: an operator token is for every team; leave --team out"]);
 const claims = tokenClaims.safeParse({

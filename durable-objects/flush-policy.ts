@@ -1,6 +1,6 @@
 import { backoffDelayMs } from "../protocol/backoff.ts";
 import type { EventKind } from "../protocol/events.ts";
-import type { Tunables } from "./config.ts";
+import type { Tunables } from "../common/config.ts";
 
 /**
  * When a batch must reach Postgres: its receive time plus the shortest max age over its kinds

@@ -3,7 +3,7 @@ import { bulkInsert, bulkInsertKinds, dialerStatusUpdate, rejectedInsert } from 
 import { withDb, type DbEnv } from "../db/client.ts";
 import type { EventKind, LeadEvent } from "../protocol/events.ts";
 import { isDataError, sqlstateOf } from "./db-errors.ts";
-import { errorMessage } from "./log.ts";
+import { errorMessage } from "../common/log.ts";
 
 // Leads first in the statement: the order the rows are written in when a batch mixes kinds.
 const WRITE_ORDER: readonly EventKind[] = ["lead", "knock", "activity", "location"];

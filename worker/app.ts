@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { errorBody } from "../protocol/errors.ts";
-import { errorMessage, log } from "../durable-objects/log.ts";
+import { errorMessage, log } from "../common/log.ts";
 import { admin } from "./admin.ts";
 import type { AuthVars } from "./auth.ts";
 import { compat } from "./compat.ts";

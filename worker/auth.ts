@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { verify } from "hono/jwt";
-import { z } from "zod";
-import { DEFAULT_MAX_TTL_S, ticketClaims, tokenClaims, type MaxTtl, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
+import { maxTtl } from "../common/config.ts";
+import { ticketClaims, tokenClaims, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
 import { ApiError } from "./errors.ts";
 
 export type AuthVars = { claims: TokenClaims };
@@ -18,17 +18,8 @@ export function tokenFrom(req: Request): string | undefined {
   return undefined;
 }
 
-// Optional vars (not in wrangler.toml unless a deployment wants other limits): read here, with their defaults.
-const ttlVar = z.coerce.number().int().positive().optional().catch(undefined);
-const limitVars = z.object({ TOKEN_MAX_TTL_FIELD_S: ttlVar, TOKEN_MAX_TTL_S: ttlVar });
-
-/** The longest lifetime (exp - iat) a token of each role may have: field 30 days, others 12 h by default. */
-export function maxTtl(env: Env): MaxTtl {
-  const vars = limitVars.safeParse(env);
-  const field = (vars.success && vars.data.TOKEN_MAX_TTL_FIELD_S) || DEFAULT_MAX_TTL_S.field;
-  const others = (vars.success && vars.data.TOKEN_MAX_TTL_S) || DEFAULT_MAX_TTL_S.manager;
-  return { field, manager: others, admin: others, operator: others };
-}
+/** The longest lifetime (exp - iat) a token of each role may have (common/config.ts reads the vars). */
+export { maxTtl };
 
 async function verifiedPayload(raw: string, secret: string): Promise<unknown> {
   try {

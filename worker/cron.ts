@@ -1,5 +1,5 @@
-import { redisFrom, redisKeys } from "../durable-objects/redis.ts";
-import { errorMessage, log } from "../durable-objects/log.ts";
+import { redisFrom, redisKeys } from "../common/redis.ts";
+import { errorMessage, log } from "../common/log.ts";
 import type { FlushReport } from "../durable-objects/team-hub.ts";
 
 /** How many TeamHubs one cron run flushes at once: enough to drain many teams, few enough to stay polite. */

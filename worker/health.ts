@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { withDb } from "../db/client.ts";
-import { redisFrom } from "../durable-objects/redis.ts";
-import { errorMessage, log } from "../durable-objects/log.ts";
+import { redisFrom } from "../common/redis.ts";
+import { errorMessage, log } from "../common/log.ts";
 
 export interface Probe {
   ok: boolean;

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { redisFrom, redisKeys } from "../durable-objects/redis.ts";
-import { errorMessage, log } from "../durable-objects/log.ts";
+import { redisFrom, redisKeys } from "../common/redis.ts";
+import { errorMessage, log } from "../common/log.ts";
 import { queueFigures, type QueueFigures } from "../protocol/metrics.ts";
 import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 

@@ -1,5 +1,6 @@
+import { readConfig } from "../common/config.ts";
 import { withDb } from "../db/client.ts";
-import { errorMessage, log } from "../durable-objects/log.ts";
+import { errorMessage, log } from "../common/log.ts";
 
 /** Tracking data ages out; leads are business records and stay. */
 const TABLES = ["locations", "knocks", "activities"] as const;
@@ -15,7 +16,7 @@ export interface RetentionReport {
 
 /** Delete rows received more than RETENTION_DAYS ago, in bounded batches (found through the BRIN index). */
 export async function applyRetention(env: Env, now: number): Promise<RetentionReport> {
-  const days = Number(env.RETENTION_DAYS) || 90;
+  const days = readConfig(env).RETENTION_DAYS;
   const cutoff = new Date(now - days * 86_400_000).toISOString();
   const report: RetentionReport = { cutoff, deleted: {} };
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readTunables } from "../../durable-objects/config.ts";
+import { readTunables } from "../../common/config.ts";
 import { backoffMs, batchDueAt, flushDueAt, retryAfterSeconds, updateDrainRate } from "../../durable-objects/flush-policy.ts";
 
 const t = readTunables({});

@@ -3,7 +3,7 @@
  * tunables and stop it between COMMIT and DELETE. Only the test bundle has these; wrangler deploy never sees them.
  */
 import { TeamHub as ProductionTeamHub } from "../../durable-objects/team-hub.ts";
-import type { Tunables } from "../../durable-objects/config.ts";
+import type { Tunables } from "../../common/config.ts";
 
 export { default } from "../../worker/index.ts";
 

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { redisFrom, redisKeys } from "../../durable-objects/redis.ts";
+import { redisFrom, redisKeys } from "../../common/redis.ts";
 import type { TeamHub } from "../support/test-worker.ts";
 import { call, countRows, hubFor, makeLocations, newTeam, postEvents, tokenFor, waitFor } from "./helpers.ts";
 

@@ -4,7 +4,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it } from "vitest";
 import type { TeamHub } from "../support/test-worker.ts";
 import { leadWebhook } from "../../protocol/webhook.ts";
-import { redisFrom, redisKeys } from "../../durable-objects/redis.ts";
+import { redisFrom, redisKeys } from "../../common/redis.ts";
 import { call, hubFor, leadEvent, makeLocations, newTeam, postEvents, sql, tokenFor, waitFor } from "./helpers.ts";
 
 interface Received {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { redisFrom } from "../../durable-objects/redis.ts";
+import { redisFrom } from "../../common/redis.ts";
 
 describe("@upstash/redis from the Worker", () => {
   const redis = redisFrom(env)!;

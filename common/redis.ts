@@ -1,4 +1,5 @@
 import { Redis } from "@upstash/redis/cloudflare";
+import { readConfig } from "./config.ts";
 import { errorMessage, log } from "./log.ts";
 
 /**
@@ -7,8 +8,8 @@ import { errorMessage, log } from "./log.ts";
  * knownTeams: every team the cron has seen, so admin metrics list them without waking any object.
  * queue(team): a team's published queue figures (a hash).
  */
-export function redisKeys(env: Pick<Env, "REDIS_PREFIX">) {
-  const prefix = env.REDIS_PREFIX || "fp";
+export function redisKeys(env: object) {
+  const prefix = readConfig(env).REDIS_PREFIX;
   return {
     dirtyTeams: `${prefix}:teams:dirty`,
     knownTeams: `${prefix}:teams:known`,
@@ -51,7 +52,7 @@ export const markTeamClean = (env: Env, teamId: string) =>
  * the head of the list `<prefix>:dialer:<team>`, capped at DIALER_PULL_MAX entries (0 turns it off).
  */
 export async function pushDialerPull(env: Env, teamId: string, bodies: string[]): Promise<void> {
-  const max = Number(env.DIALER_PULL_MAX ?? 0);
+  const max = readConfig(env).DIALER_PULL_MAX;
   if (!(max > 0) || bodies.length === 0) return;
   const key = redisKeys(env).dialerPull(teamId);
   await failOpen("lpush", teamId, (r) => r.pipeline().lpush(key, ...bodies).ltrim(key, 0, max - 1).exec(), env);
