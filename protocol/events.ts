@@ -6,14 +6,8 @@ export const MAX_EVENTS_PER_BATCH = 500;
 export const MAX_BODY_BYTES = 512 * 1024;
 export const MAX_META_BYTES = 4 * 1024;
 
-export const EVENT_KINDS = ["location", "knock", "activity", "lead"] as const;
-export type EventKind = (typeof EVENT_KINDS)[number];
-/** Kinds that wait in the TeamHub buffer; leads are written at once. */
-export const BUFFERED_KINDS = ["location", "knock", "activity"] as const;
-
-export const KNOCK_OUTCOMES = ["no_answer", "not_interested", "interested", "callback", "do_not_knock", "other"] as const;
-export type KnockOutcome = (typeof KNOCK_OUTCOMES)[number];
-export const LEAD_INTEREST = ["hot", "warm", "cold"] as const;
+import { BUFFERED_KINDS, EVENT_KINDS, KNOCK_OUTCOMES, LEAD_INTEREST, type EventKind, type KnockOutcome } from "./kinds.ts";
+export { BUFFERED_KINDS, EVENT_KINDS, KNOCK_OUTCOMES, LEAD_INTEREST, type EventKind, type KnockOutcome };
 
 // Device clocks drift and offline queues replay old events; refuse only the absurd.
 // 2000: trackers replay years-old fixes and publish their examples with 2013 clocks; before that is a broken clock.

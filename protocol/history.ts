@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { KNOCK_OUTCOMES } from "./events.ts";
+import { KNOCK_OUTCOMES } from "./kinds.ts";
 
 /**
  * GET /v1/history?userId&from&to&format=geojson — one person's day as the map draws it. The server

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { KNOCK_OUTCOMES, LEAD_INTEREST } from "./events.ts";
+import { KNOCK_OUTCOMES, LEAD_INTEREST } from "./kinds.ts";
 import { queueFigures } from "./metrics.ts";
 
 /** The subprotocol a live-map client asks for (and the server echoes), next to `bearer.<token>`. */

@@ -1,4 +1,4 @@
-import { KNOCK_OUTCOMES } from "../../protocol/events.ts";
+import { KNOCK_OUTCOMES } from "../../protocol/kinds.ts";
 import { MARKS_MS, type PersonStatus } from "../../protocol/live.ts";
 import type { Outcome } from "./team-state.ts";
 

@@ -1,6 +1,6 @@
 import type { Feature, FeatureCollection, LineString, Point } from "geojson";
 import type { AddLayerObject, ExpressionSpecification, FilterSpecification, GeoJSONSourceSpecification, Map as MapLibreMap } from "maplibre-gl";
-import { KNOCK_OUTCOMES, LEAD_INTEREST } from "../../protocol/events.ts";
+import { KNOCK_OUTCOMES, LEAD_INTEREST } from "../../protocol/kinds.ts";
 import type { LivePoint, PersonStatus } from "../../protocol/live.ts";
 import type { Filters } from "./filters.ts";
 import { STATUS_ORDER, type TeamState } from "./team-state.ts";

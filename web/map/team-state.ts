@@ -1,4 +1,4 @@
-import { KNOCK_OUTCOMES } from "../../protocol/events.ts";
+import { KNOCK_OUTCOMES } from "../../protocol/kinds.ts";
 import {
   MARKS_MS,
   statusOf,
