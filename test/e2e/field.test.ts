@@ -526,6 +526,8 @@ describe("field PWA", () => {
     await page.waitForSelector('body[data-signed-in="1"]');
     await knock(page, "interested");
     await expect.poll(() => page.locator("#toast-text").textContent()).toMatch(/last known position, .* ago \(±\d+/);
+    // "unsent" may still read 0 from before the knock: wait for the knock itself on the wire.
+    await waitFor(() => (wireEvents(app, "knock").length >= 2 ? true : undefined), "the second knock sent");
     await waitAttr(page, "unsent", "0");
     const [first, second] = wireEvents(app, "knock");
     expect(first).toMatchObject({ positionSource: "gps", lat: START.latitude, lng: START.longitude, accuracy: 5 });

@@ -1,3 +1,4 @@
+import "../shared/zod-config.ts";
 import type { EventKind } from "../../protocol/events.ts";
 import { announce, listen } from "./bus.ts";
 import { getMetaNumber, META, openFieldDb } from "./db.ts";

@@ -3,6 +3,7 @@
  * on Background Sync, drain the outbox with the same code the page uses, under the same lock. A failed
  * drain throws, and the browser schedules the sync again later.
  */
+import "../shared/zod-config.ts";
 import { parseToken } from "../shared/session.ts";
 import { announce } from "./bus.ts";
 import { META, openFieldDb } from "./db.ts";

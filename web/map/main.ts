@@ -1,3 +1,4 @@
+import "../shared/zod-config.ts";
 import "maplibre-gl/dist/maplibre-gl.css";
 import "./map.css";
 import type * as maplibregl from "maplibre-gl";
