@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import pg from "pg";
 import path from "node:path";
-import { pickPostgres, ROOT, startStack } from "../dev/stack.ts";
+import { pickPostgres, ROOT, startStack, withClient } from "../dev/stack.ts";
 import { WranglerDev } from "../dev/wrangler.ts";
 import type { WsProxy } from "../dev/ws-proxy.ts";
 import { signToken, type Role } from "../protocol/auth.ts";
@@ -71,16 +71,6 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  client.on("error", () => {});
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
 
 export async function startBenchStack(options: BenchStackOptions = {}): Promise<BenchStack> {
   const log = options.log ?? (() => {});

@@ -132,7 +132,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+/** One short node-pg connection for a unit of work (the stack's setup, benches' reads). */
+export async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   client.on("error", () => {});
   await client.connect();
