@@ -201,9 +201,19 @@ describe("live map page (wrangler dev + Chromium)", () => {
     expect(facts["Last fix"]).toMatch(/ago|just now/);
 
     // Keyboard: a person's row opens them on the map.
-    await page.locator('#people-list li[data-user-id="ben"]').focus();
-    await page.keyboard.press("Enter");
-    await page.waitForFunction(() => document.querySelector<HTMLElement>(".maplibregl-popup .popup")?.dataset.userId === "ben", undefined, { timeout: FRAME_MS });
+    const benRow = page.locator('#people-list li[data-user-id="ben"]');
+    await benRow.waitFor({ state: "visible", timeout: FRAME_MS });
+    await benRow.press("Enter");
+    await page
+      .waitForFunction(() => document.querySelector<HTMLElement>(".maplibregl-popup .popup")?.dataset.userId === "ben", undefined, { timeout: FRAME_MS })
+      .catch(async (err: unknown) => {
+        const seen = await page.evaluate(() => ({
+          popup: document.querySelector<HTMLElement>(".maplibregl-popup .popup")?.dataset.userId ?? null,
+          focused: document.activeElement?.outerHTML.slice(0, 120) ?? null,
+          ben: document.querySelector<HTMLElement>('#people-list li[data-user-id="ben"]')?.outerHTML.slice(0, 200) ?? null,
+        }));
+        throw new Error(`Ben's popup did not open from the keyboard: ${JSON.stringify(seen)} (${String(err)})`);
+      });
 
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, "map-desktop.png") });
