@@ -40,6 +40,8 @@ function countKinds(events: readonly { type: EventKind }[]): Partial<Record<Even
 export class BatchBuffer {
   private readonly batches: BatchInfo[] = [];
   private eventCount = 0;
+  private minDueAt: number | null = null;
+  private readonly kindCounts: Partial<Record<EventKind, number>> = {};
 
   constructor(
     private readonly sql: MeteredSql,
@@ -59,14 +61,11 @@ export class BatchBuffer {
     return this.eventCount;
   }
 
+  /** O(1): every request asks (through the alarm); the earliest due time is recomputed only when batches leave. */
   stats(): BufferStats {
-    let dueAt: number | null = null;
     const byKind: Partial<Record<EventKind, number>> = {};
-    for (const b of this.batches) {
-      if (dueAt === null || b.dueAt < dueAt) dueAt = b.dueAt;
-      for (const k of EVENT_KINDS) if (b.byKind[k]) byKind[k] = (byKind[k] ?? 0) + b.byKind[k]!;
-    }
-    return { events: this.eventCount, batches: this.batches.length, dueAt, oldestReceivedAt: this.batches[0]?.receivedAt ?? null, byKind };
+    for (const k of EVENT_KINDS) if (this.kindCounts[k]) byKind[k] = this.kindCounts[k];
+    return { events: this.eventCount, batches: this.batches.length, dueAt: this.minDueAt, oldestReceivedAt: this.batches[0]?.receivedAt ?? null, byKind };
   }
 
   /** One accepted request's buffered events: one row written. Returns its due time. */
@@ -97,7 +96,12 @@ export class BatchBuffer {
       infos[0]!.seq, infos.at(-1)!.seq,
     );
     const bySeq = new Map(bodies.map((b) => [b.seq, b.body]));
-    return infos.map((info) => ({ ...info, body: parseBody(bySeq.get(info.seq) ?? "[]") }));
+    return infos.map((info) => {
+      const body = bySeq.get(info.seq);
+      // Never read a missing row as an empty batch: it would be deleted as flushed.
+      if (body === undefined) throw new Error(`buffer: batch ${info.seq} is missing from storage`);
+      return { ...info, body: parseBody(body) };
+    });
   }
 
   /** Forget batches once Postgres has committed them: one row deleted per batch. */
@@ -110,13 +114,18 @@ export class BatchBuffer {
       if (seqs.has(b.seq)) {
         this.batches.splice(i, 1);
         this.eventCount -= b.events;
+        for (const k of EVENT_KINDS) if (b.byKind[k]) this.kindCounts[k] = (this.kindCounts[k] ?? 0) - b.byKind[k]!;
       }
     }
+    this.minDueAt = null;
+    for (const b of this.batches) if (this.minDueAt === null || b.dueAt < this.minDueAt) this.minDueAt = b.dueAt;
   }
 
   private track(info: BatchInfo): void {
     this.batches.push(info);
     this.eventCount += info.events;
+    if (this.minDueAt === null || info.dueAt < this.minDueAt) this.minDueAt = info.dueAt;
+    for (const k of EVENT_KINDS) if (info.byKind[k]) this.kindCounts[k] = (this.kindCounts[k] ?? 0) + info.byKind[k]!;
   }
 }
 

@@ -157,15 +157,13 @@ export class DialerOutbox {
     return this.cached("oldestUnstored", () => this.sql.one<{ t: number | null }>(`SELECT min(created_at) AS t FROM outbox WHERE stored = ${WAITING} AND event IS NOT NULL`)!.t);
   }
 
-  /** Postgres holds these leads now, with the dialer state they were written with (marked synced if unchanged since). */
+  /**
+   * Postgres holds these leads now. Their delivery state stays unsynced if it changed: the INSERT that carried it
+   * may have met a row an earlier, timed-out write committed (ON CONFLICT DO NOTHING), so the sync UPDATE follows.
+   */
   markStored(written: readonly BufferedEvent[]): void {
     if (written.length === 0) return;
-    this.run(
-      `UPDATE outbox SET stored = ${STORED},
-         synced = CASE WHEN status = json_extract(seen.value, '$.status') AND attempts = json_extract(seen.value, '$.attempts') THEN 1 ELSE synced END
-       FROM json_each(?) AS seen WHERE outbox.lead_id = json_extract(seen.value, '$.id')`,
-      JSON.stringify(written.map((w) => ({ id: w.event.id, status: w.dialer?.status ?? "pending", attempts: w.dialer?.attempts ?? 0 }))),
-    );
+    this.run(`UPDATE outbox SET stored = ${STORED} WHERE lead_id IN (SELECT value FROM json_each(?))`, JSON.stringify(written.map((w) => w.event.id)));
   }
 
   /** Postgres took these leads directly (inside the request): stored, and released for delivery. */

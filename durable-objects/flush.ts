@@ -68,7 +68,9 @@ export async function writeBatch(
 ): Promise<WriteReport> {
   const report: WriteReport = { written: [], rejected: [], statements: 0, synced: new Set() };
   if (events.length === 0 && dialer.length === 0) return report;
-  await withDb(env, async ({ client }) => {
+  // A hung connection must not hold the flush forever: past the deadline it counts as a timeout and backs off
+  // (if the write commits after all, the retry meets ON CONFLICT).
+  await withDeadline(FLUSH_DEADLINE_MS, "flush", () => withDb(env, async ({ client }) => {
     const query: Query = (text, values) => client.query(text, values);
     await writeSplitting(query, events, report);
     if (report.rejected.length > 0) {
@@ -82,8 +84,25 @@ export async function writeBatch(
       for (const d of dialer) report.synced.add(d.leadId);
       report.statements += 1;
     }
-  });
+  }));
   return report;
+}
+
+/** How long one flush's statements may take in all before the flush counts as failed. */
+const FLUSH_DEADLINE_MS = 60_000;
+
+export async function withDeadline<T>(ms: number, what: string, work: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} took over ${ms} ms (timeout)`)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { withDb, type DbEnv } from "../db/client.ts";
 import { liveKnock, liveLead, livePoint, MARKS_MS, TRAIL_MS } from "../protocol/live.ts";
+import { withDeadline } from "./flush.ts";
 import type { LiveHistory } from "./live.ts";
 import { KNOCK_UNDO } from "./live.ts";
 
@@ -33,8 +34,8 @@ SELECT
      SELECT id::text AS id, user_id AS "userId", name AS "leadName", lat, lng, ${ms("at")} AS at, interest, address, phone, email, notes
      FROM leads WHERE team_id = $1 AND at > to_timestamp($2 / 1000.0)
      ORDER BY at DESC LIMIT ${MAX_MARKS}) x) AS leads,
-  (SELECT coalesce(json_agg(lower(meta->>'knockId')), '[]') FROM (
-     SELECT meta FROM activities WHERE team_id = $1 AND kind = '${KNOCK_UNDO}' AND at > to_timestamp($2 / 1000.0)
+  (SELECT coalesce(json_agg(json_build_object('id', lower(meta->>'knockId'), 'userId', user_id)), '[]') FROM (
+     SELECT meta, user_id FROM activities WHERE team_id = $1 AND kind = '${KNOCK_UNDO}' AND at > to_timestamp($2 / 1000.0)
      LIMIT ${MAX_MARKS}) x) AS undone
 `;
 
@@ -47,10 +48,12 @@ const historyRow = z.object({
   trails: list(z.object({ userId: z.string(), lat: z.number(), lng: z.number(), at: z.number() })),
   knocks: list(liveKnock),
   leads: list(liveLead),
-  undone: z.array(z.string().nullable()).transform((ids) => ids.filter((id): id is string => id !== null)),
+  undone: z.array(z.object({ id: z.string().nullable(), userId: z.string() })).transform((rows) =>
+    rows.flatMap((r) => (r.id === null ? [] : [{ id: r.id, userId: r.userId }]))),
 });
 
 export async function readLiveHistory(env: DbEnv, teamId: string, now: number, timeoutMs = 5_000): Promise<LiveHistory> {
-  const rows = await withDb(env, ({ client }) => client.query(HISTORY_SQL, [teamId, now - MARKS_MS, now - TRAIL_MS]), { connectTimeoutMs: timeoutMs });
+  const rows = await withDeadline(4 * timeoutMs, "live history read", () =>
+    withDb(env, ({ client }) => client.query(HISTORY_SQL, [teamId, now - MARKS_MS, now - TRAIL_MS]), { connectTimeoutMs: timeoutMs }));
   return historyRow.parse(rows.rows[0]);
 }

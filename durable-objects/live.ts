@@ -55,7 +55,7 @@ export interface LiveHistory {
   trails: { userId: string; lng: number; lat: number; at: number }[];
   knocks: LiveKnock[];
   leads: LiveLead[];
-  undone: string[];
+  undone: { id: string; userId: string }[];
 }
 
 /**
@@ -67,7 +67,8 @@ export class LiveState {
   private readonly latest = new Map<string, LivePoint>();
   private readonly trails = new Map<string, [number, number, number][]>();
   private readonly knocks = new Map<string, LiveKnock>();
-  private readonly undone = new Set<string>();
+  /** Undone knock id → the canvasser who undid it. */
+  private readonly undone = new Map<string, string>();
   private readonly leads = new Map<string, LiveLead>();
   private readonly names = new Map<string, string>();
   private namesChanged = false;
@@ -100,16 +101,17 @@ export class LiveState {
       }
     }
     for (const u of delta.unknocks) {
-      this.undone.add(u.id);
       const knock = this.knocks.get(u.id);
-      // Only its own canvasser can undo a knock.
-      if (knock && knock.userId === u.userId) {
+      // Only its own canvasser can undo a knock (an undo may also arrive before its knock).
+      if (knock && knock.userId !== u.userId) continue;
+      this.undone.set(u.id, u.userId);
+      if (knock) {
         this.knocks.delete(u.id);
         out.unknocks.push(u);
       }
     }
     for (const k of delta.knocks) {
-      if (this.undone.has(k.id) || this.knocks.has(k.id) || k.at < now - MARKS_MS) continue;
+      if (this.undone.get(k.id) === k.userId || this.knocks.has(k.id) || k.at < now - MARKS_MS) continue;
       const named = this.named(k);
       this.knocks.set(k.id, named);
       out.knocks.push(named);
@@ -125,8 +127,10 @@ export class LiveState {
 
   /** Merge what Postgres holds (read once at start): the buffer's newer picture wins. */
   merge(history: LiveHistory, now: number): void {
-    for (const id of history.undone) this.undone.add(id);
-    for (const id of history.undone) this.knocks.delete(id);
+    for (const u of history.undone) {
+      this.undone.set(u.id, u.userId);
+      if (this.knocks.get(u.id)?.userId === u.userId) this.knocks.delete(u.id);
+    }
     for (const p of history.latest) {
       const current = this.latest.get(p.userId);
       const name = this.names.get(p.userId);
@@ -143,7 +147,7 @@ export class LiveState {
       // The same fix may come from the buffer and from Postgres (a crash between COMMIT and DELETE).
       for (let i = trail.length - 1; i > 0; i--) if (trail[i]![2] === trail[i - 1]![2] && trail[i]![0] === trail[i - 1]![0]) trail.splice(i, 1);
     }
-    for (const k of history.knocks) if (!this.undone.has(k.id) && !this.knocks.has(k.id)) this.knocks.set(k.id, this.named(k));
+    for (const k of history.knocks) if (this.undone.get(k.id) !== k.userId && !this.knocks.has(k.id)) this.knocks.set(k.id, this.named(k));
     for (const l of history.leads) if (!this.leads.has(l.id)) this.leads.set(l.id, this.named(l));
   }
 

@@ -33,6 +33,11 @@ const MIN_IDLE_REARM_MS = 1_000;
 /** A resync is answered from a snapshot at most this old. */
 const SNAPSHOT_CACHE_MS = 1_000;
 const HOUR_MS = 3_600_000;
+/** The hold on a new lead outlasts its write's own deadline (which starts a little later): release or refusal ends it sooner. */
+const LEAD_HOLD_SLACK_MS = 5_000;
+/** A map that connects waits this long at most for what Postgres holds; the rest arrives with the next snapshot. */
+const HYDRATE_WAIT_MS = 2_000;
+const HYDRATE_RETRY_MS = 30_000;
 
 export interface IngestInput {
   teamId: string;
@@ -90,6 +95,9 @@ export class TeamHub extends DurableObject<Env> {
   private access!: AccessList;
   private readonly ids = new RecentIds();
   private hydrated: Promise<void> | null = null;
+  /** Leads a request is writing to Postgres right now: the flush leaves them to it. */
+  private readonly leadsInFlight = new Set<string>();
+  private hydrateRetryAt = 0;
   private lastPruneAt = 0;
   private lastStoragePruneAt = 0;
   private lastQueueSentAt = 0;
@@ -129,6 +137,8 @@ export class TeamHub extends DurableObject<Env> {
         this.live.apply(liveDelta(events, userId, undefined), now);
       });
       this.alarmAt = await ctx.storage.getAlarm();
+      // Woken with work and no alarm (a reset between a write and its setAlarm): arm it now.
+      if (this.alarmAt === null) await this.armAlarm({ onlyEarlier: true });
     });
   }
 
@@ -159,7 +169,7 @@ export class TeamHub extends DurableObject<Env> {
     // One storage transaction: the batch row and the outbox rows are accepted together or not at all.
     const newLeads = this.ctx.storage.transactionSync(() => {
       // Held until this request has written them to Postgres: an alarm firing meanwhile must not deliver one it refuses.
-      const added = this.outbox.add(leads, teamId, userId, receivedAt, receivedAt + this.tunables.LEAD_WRITE_TIMEOUT_MS);
+      const added = this.outbox.add(leads, teamId, userId, receivedAt, Date.now() + this.tunables.LEAD_WRITE_TIMEOUT_MS + LEAD_HOLD_SLACK_MS);
       this.buffer.append(buffered, userId, receivedAt, dueAt);
       return leads.filter((l) => added.has(l.id));
     });
@@ -180,8 +190,10 @@ export class TeamHub extends DurableObject<Env> {
       this.live.prune(serverTime);
     }
 
-    const rejectedLeads = newLeads.length > 0 ? await this.storeLeadsNow(input, newLeads) : new Set<string>();
+    // Armed before any wait on Postgres: a reset during the lead write must not strand the new batch.
     await this.armAlarm({ onlyEarlier: true });
+    const rejectedLeads = newLeads.length > 0 ? await this.storeLeadsNow(input, newLeads) : new Set<string>();
+    if (newLeads.length > 0) await this.armAlarm({ onlyEarlier: true });
     // Redis never holds a phone: the dirty mark and the pull list go out after the answer.
     if (wasEmpty && this.buffer.depth > 0) this.ctx.waitUntil(markTeamDirty(this.env, teamId));
     const pull = newLeads.filter((l) => !rejectedLeads.has(l.id)).map((l) => this.outbox.bodyOf(l.id)).filter((b): b is string => b !== null);
@@ -214,8 +226,10 @@ export class TeamHub extends DurableObject<Env> {
 
   /** Deliver every lead whose attempt is due at `now` (tests pass a later `now` instead of sleeping). */
   deliverDue(now = Date.now()): Promise<number> {
-    this.delivering ??= this.deliverLoop(now).finally(() => {
+    this.delivering ??= this.deliverLoop(now).finally(async () => {
       this.delivering = null;
+      // Re-armed only now: while the run was on, every re-arm left deliveries out (they were in hand).
+      await this.armAlarm({ onlyEarlier: false, progressed: true });
     });
     return this.delivering;
   }
@@ -287,13 +301,13 @@ export class TeamHub extends DurableObject<Env> {
   /** The live picture for a manager who just arrived (also GET /v1/positions/latest). */
   async snapshot(teamId?: string): Promise<Snapshot> {
     if (teamId) this.knowTeam(teamId);
-    await this.hydrated;
+    await this.hydratedOrSoon();
     return this.buildSnapshot();
   }
 
   /** GET /v1/knocks: older knocks of the window, in pages, for a map that wants the whole day. */
   async knocksPage(before: number, limit: number): Promise<KnocksPage> {
-    await this.hydrated;
+    await this.hydratedOrSoon();
     return this.live.knocksPage(before, limit);
   }
 
@@ -327,7 +341,11 @@ export class TeamHub extends DurableObject<Env> {
     if (!admission.ok) return Response.json({ error: { code: "too_many_sockets", message: admission.reason } }, { status: 429, headers: { "Retry-After": "30" } });
     // A reloaded page's old sockets make way for the new one.
     for (const old of admission.evict) closeQuietly(old.ws, CLOSE_POLICY_VIOLATION, "too many sockets for one token: replaced by a newer one");
-    await this.hydrated;
+    await this.hydratedOrSoon();
+    // A revocation may have landed while we waited.
+    if (this.access.isRevoked({ sub: identity.userId, jti: identity.jti, iat: identity.iat })) {
+      return Response.json({ error: { code: "token_revoked", message: "the token has been revoked" } }, { status: 401 });
+    }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(identity);
@@ -425,7 +443,15 @@ export class TeamHub extends DurableObject<Env> {
       this.counters.teamId = teamId;
       this.ctx.storage.transactionSync(() => this.persistCounters());
     }
-    this.hydrated ??= this.hydrate(teamId);
+    if (!this.hydrated && Date.now() >= this.hydrateRetryAt) this.hydrated = this.hydrate(teamId);
+  }
+
+  /** The live picture, with what Postgres holds merged in when it answers quickly; never held up by a slow database. */
+  private async hydratedOrSoon(): Promise<void> {
+    if (!this.hydrated) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.hydrated, new Promise<void>((resolve) => (timer = setTimeout(resolve, HYDRATE_WAIT_MS)))]);
+    if (timer !== undefined) clearTimeout(timer);
   }
 
   /** One bounded Postgres read at start: what was flushed before this object woke joins the live picture. */
@@ -437,9 +463,10 @@ export class TeamHub extends DurableObject<Env> {
       for (const l of history.leads) this.ids.add(l.id);
       this.snapshotCache = null;
     } catch (err) {
-      // The map still shows what the buffer holds; the next start (or flush) tries again.
+      // The map still shows what the buffer holds; tried again after a pause, never once per request.
       log({ event: "live_hydrate_failed", teamId, error: errorMessage(err) });
       this.hydrated = null;
+      this.hydrateRetryAt = Date.now() + HYDRATE_RETRY_MS;
     }
   }
 
@@ -469,6 +496,7 @@ export class TeamHub extends DurableObject<Env> {
   private async storeLeadsNow(input: IngestInput, leads: LeadEvent[]): Promise<Set<string>> {
     const ids = leads.map((l) => l.id);
     const batch: BufferedEvent<LeadEvent>[] = leads.map((event) => ({ teamId: input.teamId, userId: input.userId, receivedAt: input.receivedAt, event }));
+    for (const id of ids) this.leadsInFlight.add(id);
     try {
       const rejected = await writeLeadsNow(this.env, batch, this.tunables.LEAD_WRITE_TIMEOUT_MS);
       const refused = new Set(rejected.map((r) => r.buffered.event.id));
@@ -483,6 +511,8 @@ export class TeamHub extends DurableObject<Env> {
       log({ event: "lead_write_deferred", teamId: input.teamId, leads: ids.length, error: errorMessage(err) });
       this.ctx.storage.transactionSync(() => this.outbox.release(ids, Date.now()));
       return new Set();
+    } finally {
+      for (const id of ids) this.leadsInFlight.delete(id);
     }
   }
 
@@ -499,7 +529,7 @@ export class TeamHub extends DurableObject<Env> {
     const teamId = this.counters.teamId;
     try {
       while (teamId) {
-        const leads = this.outbox.unstored(teamId, this.tunables.FLUSH_BATCH_ROWS);
+        const leads = this.outbox.unstored(teamId, this.tunables.FLUSH_BATCH_ROWS).filter((l) => !this.leadsInFlight.has(l.event.id));
         const taken: TakenBatch[] = this.buffer.depth > 0 ? this.buffer.take(Math.max(1, this.tunables.FLUSH_BATCH_ROWS - leads.length)) : [];
         const sync = this.outbox.unsynced(1_000);
         if (leads.length === 0 && taken.length === 0 && sync.length === 0) break;
@@ -544,7 +574,8 @@ export class TeamHub extends DurableObject<Env> {
         // The alarm keeps going only while what is left is already due: a small remainder waits to
         // join later rows in one statement instead of costing a transaction of its own.
         const due = flushDueAt(this.buffer.stats(), this.tunables, Date.now());
-        if (scope === "due" && (due === null || due > Date.now()) && this.outbox.unstoredCount === 0) break;
+        // Leads written with a delivery state of their own get it synced by the next pass, not 30 s later.
+        if (scope === "due" && (due === null || due > Date.now()) && this.waitingLeadsDue() === null && this.outbox.oldestUnsyncedChange() === null) break;
       }
     } catch (err) {
       const cls = errorClass(err);
@@ -565,7 +596,10 @@ export class TeamHub extends DurableObject<Env> {
       // An ingest may have slipped in while SREM was in flight: its SADD could have landed first.
       if (this.buffer.depth > 0) await markTeamDirty(this.env, teamId);
     }
-    if (this.hydrated === null && teamId && report.ok) this.hydrated = this.hydrate(teamId);
+    if (this.hydrated === null && teamId && report.ok && report.rows > 0) {
+      this.hydrateRetryAt = 0;
+      this.knowTeam(teamId);
+    }
     // Whoever asked for this flush, the next one is scheduled from what is left (or the backoff).
     await this.armAlarm({ onlyEarlier: false, progressed: true });
     this.sendQueue();
@@ -598,7 +632,6 @@ export class TeamHub extends DurableObject<Env> {
       attempts += due.length;
       if (Date.now() - started > TIME_BUDGET_MS) break;
     }
-    await this.armAlarm({ onlyEarlier: false, progressed: attempts > 0 });
     if (attempts > 0) this.sendQueue();
     return attempts;
   }
@@ -639,17 +672,25 @@ export class TeamHub extends DurableObject<Env> {
     return retryAfterSeconds({
       depth: this.buffer.depth,
       highWater: this.tunables.BUFFER_HIGH_WATER,
-      drainRowsPerS: this.counters.drainRowsPerS,
+      // While Postgres fails, the last drain rate says nothing: the backoff decides.
+      drainRowsPerS: this.counters.consecutiveFailures > 0 ? null : this.counters.drainRowsPerS,
       // A fresh team has no drain rate yet: the next flush (due now at the mark, or the backoff) is the best guess.
       retryInMs: Math.max(0, (this.flushDueAt(Date.now()) ?? Date.now()) - Date.now()),
     });
+  }
+
+  /** Leads waiting for the flush (not the ones a request is writing right now): due at once. */
+  private waitingLeadsDue(): number | null {
+    const waiting = this.outbox.unstoredCount;
+    if (waiting === 0 || waiting <= this.leadsInFlight.size) return null;
+    return this.outbox.oldestUnstoredAt();
   }
 
   /** When Postgres next wants a write: the buffer's deadline, waiting leads, or pending dialer states — held back while a failure backs off. */
   private flushDueAt(now: number): number | null {
     const candidates = [
       flushDueAt(this.buffer.stats(), this.tunables, now),
-      this.outbox.oldestUnstoredAt(),
+      this.waitingLeadsDue(),
       (() => {
         const changed = this.outbox.oldestUnsyncedChange();
         return changed === null ? null : changed + DIALER_SYNC_DELAY_MS;

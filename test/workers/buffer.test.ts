@@ -210,6 +210,26 @@ describe("separate clocks", () => {
     await waitFor(async () => (await received(lead.id)).length === 1, { timeoutMs: 15_000, what: "the slow delivery to finish" });
   }, 40_000);
 
+  it("a failed delivery is retried on its own schedule (5 s later), not whenever the next flush or sync comes", async () => {
+    const team = newTeam();
+    const hub = hubFor(team);
+    const lead = leadEvent();
+    await fetch(`${inject("controlUrl")}/dialer/script`, { method: "POST", body: JSON.stringify({ leadId: lead.id, statuses: [500], otherwise: 200 }) });
+    await postEvents(await tokenFor(team), [lead]);
+    await waitFor(async () => (await received(lead.id)).length === 1, { what: "the first attempt" });
+    // The alarm now points at the retry (its next_at), not at the 30 s dialer-state sync.
+    const [alarm, nextAt] = await waitFor(async () => {
+      const pair = await runInDurableObject(hub, (_i: TeamHub, state) => [
+        state.storage.getAlarm(),
+        state.storage.sql.exec<{ next_at: number }>("SELECT next_at FROM outbox WHERE lead_id = ?", lead.id).one().next_at,
+      ] as const);
+      const a = await pair[0];
+      return a !== null && a === pair[1] ? ([a, pair[1]] as const) : undefined;
+    }, { what: "the alarm set to the retry" });
+    expect(alarm).toBe(nextAt);
+    await waitFor(async () => (await received(lead.id)).length === 2, { timeoutMs: 15_000, what: "the retry by the alarm alone" });
+  }, 30_000);
+
   it("an outbox whose leads Postgres does not hold settles instead of spinning", async () => {
     const team = newTeam();
     const lead = leadEvent();
