@@ -440,12 +440,18 @@ describe("live map page (wrangler dev + Chromium)", () => {
   });
 
   // Waits on the server: the unknock frame.
-  it("removes an undone knock from the map and the counts", async () => {
+  it("lists knocks for the keyboard (Enter opens one on the map, filters apply) and removes an undone knock from the map, list and counts", async () => {
     const team = newTeam();
     const page = await openMap(team);
     const uma = await tokenFor(worker.plan, team, "field", "uma", "Uma");
     const knockId = crypto.randomUUID();
-    await post(uma, [fix(HOME.lat, HOME.lng), { id: knockId, type: "knock", at: Date.now(), lat: HOME.lat + 0.0003, lng: HOME.lng, outcome: "interested" }]);
+    const noFixId = crypto.randomUUID();
+    await post(uma, [
+      fix(HOME.lat, HOME.lng),
+      { id: knockId, type: "knock", at: Date.now() - 1_000, lat: HOME.lat + 0.0003, lng: HOME.lng, outcome: "interested", address: "Torstraße 5" },
+      // Newer, and without a position: listed first, saying so, with nothing to press.
+      { id: noFixId, type: "knock", at: Date.now(), outcome: "no_answer", address: "Linienstraße 7" },
+    ]);
     const drawn = (present: boolean) =>
       page.waitForFunction(
         ({ id, present }) => window.__map!.queryRenderedFeatures({ layers: ["knocks-circle"] }).some((f) => f.properties.id === id) === present,
@@ -453,11 +459,70 @@ describe("live map page (wrangler dev + Chromium)", () => {
         { timeout: FRAME_MS },
       );
     await drawn(true);
-    expect(await page.evaluate(() => window.__fieldpulseMap!.knockCount("uma"))).toBe(1);
+    expect(await page.evaluate(() => window.__fieldpulseMap!.knockCount("uma"))).toBe(2);
+
+    // The knocks list: newest first, outcome, address (or none), who.
+    await page.locator("#tab-knocks").click();
+    const rowIds = () => page.locator("#knocks-list li").evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.knockId));
+    await expect.poll(rowIds, { timeout: FRAME_MS }).toEqual([noFixId, knockId]);
+    const noFix = page.locator(`#knocks-list li[data-knock-id="${noFixId}"]`);
+    expect(await noFix.getAttribute("data-positioned")).toBe("false");
+    expect(await noFix.locator("button").count()).toBe(0);
+    expect(await noFix.locator(".knock-where").textContent()).toMatch(/No position/);
+    expect(await noFix.locator(".knock-outcome").textContent()).toBe("No answer");
+    const open = page.locator(`#knocks-list li[data-knock-id="${knockId}"] button`);
+    expect(await open.getAttribute("aria-label")).toMatch(/^Interested, Torstraße 5, by Uma at .+, show on map$/);
+    expect(await open.locator(".knock-by").textContent()).toMatch(/^Uma · /);
+
+    // Keyboard: Enter on the row flies to the knock and opens its popup.
+    await open.waitFor({ state: "visible", timeout: FRAME_MS });
+    await open.press("Enter");
+    await page.waitForFunction((id) => document.querySelector<HTMLElement>(".maplibregl-popup .popup")?.dataset.knockId === id, knockId, { timeout: FRAME_MS });
+    expect(await page.locator(".maplibregl-popup .popup").innerText()).toMatch(/Torstraße 5/);
+    await page.waitForFunction(() => !window.__map!.isMoving(), undefined, { timeout: FRAME_MS });
+    const c = await page.evaluate(() => window.__map!.getCenter());
+    expect(Math.abs(c.lat - (HOME.lat + 0.0003))).toBeLessThan(1e-4);
+
+    // The outcome filter (under People) hides a knock from the list as from the map.
+    await page.locator("#tab-people").click();
+    await page.locator("#filters summary").click();
+    await page.getByLabel("No answer", { exact: true }).uncheck();
+    await page.locator("#tab-knocks").click();
+    await expect.poll(rowIds, { timeout: FRAME_MS }).toEqual([knockId]);
+    expect(await page.locator("#knocks-total").textContent()).toBe("1");
+
     // What the field app sends on "Undo".
     await post(uma, [{ id: crypto.randomUUID(), type: "activity", at: Date.now(), kind: "knock_undo", meta: { knockId, outcome: "interested" } }]);
     await drawn(false);
-    expect(await page.evaluate(() => [window.__fieldpulseMap!.knockCount("uma"), window.__fieldpulseMap!.knocksTotal, window.__fieldpulseMap!.knocks().length])).toEqual([0, 0, 0]);
+    await expect.poll(rowIds, { timeout: FRAME_MS }).toEqual([]);
+    expect(await page.locator("#knocks-empty").isVisible()).toBe(true);
+    expect(await page.evaluate(() => [window.__fieldpulseMap!.knockCount("uma"), window.__fieldpulseMap!.knocksTotal, window.__fieldpulseMap!.knocks().length])).toEqual([1, 1, 1]);
+  });
+
+  it("draws at most 200 knock rows, with Show more for the rest", async () => {
+    const team = newTeam();
+    const ida = await tokenFor(worker.plan, team, "field", "ida", "Ida");
+    const start = Date.now() - 3_600_000;
+    await post(ida, Array.from({ length: 250 }, (_, i) => ({
+      id: crypto.randomUUID(), type: "knock", at: start + i * 1_000, lat: HOME.lat + (i % 20) * 0.0001, lng: HOME.lng + Math.floor(i / 20) * 0.0001, outcome: "callback",
+    })));
+    const page = await openMap(team);
+    await page.waitForFunction(() => document.body.dataset.knocks === "250", undefined, { timeout: FRAME_MS });
+    await page.locator("#tab-knocks").click();
+    await expect.poll(() => page.locator("#knocks-list li").count(), { timeout: FRAME_MS }).toBe(200);
+    const more = page.locator("#knocks-more");
+    expect(await more.textContent()).toMatch(/^Show 50 more \(50 not shown\)$/);
+    // Keyboard focus stays on the knock it was on when the list is rebuilt.
+    const newest = page.locator("#knocks-list li button").first();
+    await newest.focus();
+    const focusedId = await newest.evaluate((b) => b.closest("li")!.dataset.knockId);
+    await more.click();
+    await expect.poll(() => page.locator("#knocks-list li").count(), { timeout: FRAME_MS }).toBe(250);
+    expect(await more.isHidden()).toBe(true);
+    await newest.focus();
+    await post(ida, [{ id: crypto.randomUUID(), type: "knock", at: Date.now(), lat: HOME.lat, lng: HOME.lng, outcome: "other" }]);
+    await expect.poll(() => page.locator("#knocks-list li").count(), { timeout: FRAME_MS }).toBe(251);
+    expect(await page.evaluate(() => (document.activeElement?.closest("li") as HTMLElement | null)?.dataset.knockId)).toBe(focusedId);
   });
 
   // Waits on the server: leads in the snapshot/frames with `dialer`.

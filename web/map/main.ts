@@ -8,6 +8,7 @@ import { defaultFilters, isOutcome, isStatus, WINDOWS, type Filters } from "./fi
 import { count, duration, plural } from "./format.ts";
 import { HistoryPanel } from "./history-panel.ts";
 import type { MapHooks } from "./hooks.ts";
+import { KnocksList } from "./knocks-list.ts";
 import { LeadsList } from "./leads-list.ts";
 import { LiveConnection, type Refusal } from "./live-connection.ts";
 import { MapView } from "./map-view.ts";
@@ -39,6 +40,7 @@ class LiveMapSession {
   readonly connection: LiveConnection;
   readonly panel: Panel;
   readonly leadsList: LeadsList;
+  readonly knocksList: KnocksList;
   readonly historyPanel: HistoryPanel;
   /** Bumped by every snapshot: a page of older knocks from before it is thrown away. */
   private snapshotSeq = 0;
@@ -61,6 +63,7 @@ class LiveMapSession {
       onPick: (id) => this.mapView?.focusLead(id) ?? false,
       redeliver: session.claims.role === "admin" ? (lead) => this.redeliver(lead) : null,
     });
+    this.knocksList = new KnocksList(this.state, this.filters, (id) => this.mapView?.focusKnock(id) ?? false);
     this.historyPanel = new HistoryPanel(this.state, session.token, () => this.mapView);
     this.bindTabs();
     this.bindFilters();
@@ -206,6 +209,7 @@ class LiveMapSession {
       document.body.dataset.tab = tab.id.replace(/^tab-/, "");
       if (focus) tab.focus();
       if (tab.id === "tab-history") this.historyPanel.renderPeople();
+      if (tab.id === "tab-knocks") this.knocksList.shown();
     };
     tabs.forEach((tab, i) => {
       this.listen(tab, "click", () => select(tab, false));
@@ -234,6 +238,7 @@ class LiveMapSession {
       byId("filter-summary", HTMLElement).textContent = `${all ? "all outcomes" : plural(this.filters.outcomes.size, "outcome")}, ${WINDOWS.find((w) => w.ms === this.filters.windowMs)?.label.toLowerCase() ?? ""}`;
       this.mapView?.refilter();
       this.panel.renderPeople();
+      this.knocksList.invalidate();
       this.publish();
     };
     this.listen(box, "change", read);
@@ -245,6 +250,7 @@ class LiveMapSession {
     this.render(now);
     if (this.peopleDue) this.renderPeople(now);
     this.panel.tick(now);
+    this.knocksList.tick(now);
     this.mapView?.refreshPopup();
   }
 
@@ -265,6 +271,8 @@ class LiveMapSession {
     if (dirty.people === "all") this.renderPeople(now);
     else if (dirty.people.size > 0) this.peopleDue = true;
     if (dirty.leads) this.leadsList.render(now);
+    // People's labels name a knock's canvasser too.
+    if (dirty.knocks.all || dirty.knocks.added.size > 0 || dirty.knocks.removed.size > 0 || dirty.people === "all") this.knocksList.invalidate();
     this.mapView?.schedule(dirty);
     this.publish(now);
   }
@@ -329,6 +337,7 @@ class LiveMapSession {
     this.connection.stop();
     this.listeners.abort();
     this.panel.dispose();
+    this.knocksList.dispose();
     this.historyPanel.dispose();
     this.mapView?.map.remove();
     delete window.__map;

@@ -386,6 +386,16 @@ export class MapView {
     return true;
   }
 
+  /** A knock picked in the list: fly to it and open it. False when it has no position. */
+  focusKnock(id: string): boolean {
+    const k = this.state.knocks.get(id);
+    if (!k || k.lat === undefined || k.lng === undefined) return false;
+    const at: [number, number] = [k.lng, k.lat];
+    this.takeCamera(() => this.map.flyTo({ center: at, zoom: Math.max(this.map.getZoom(), 17), duration: 800 }));
+    this.show({ kind: "knock", id });
+    return true;
+  }
+
   // ---- History ----
   private history: HistoryCollection | null = null;
 
