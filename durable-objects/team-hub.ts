@@ -195,7 +195,9 @@ export class TeamHub extends DurableObject<Env> {
     const rejectedLeads = newLeads.length > 0 ? await this.storeLeadsNow(input, newLeads) : new Set<string>();
     if (newLeads.length > 0) await this.armAlarm({ onlyEarlier: true });
     // Redis never holds a phone: the dirty mark and the pull list go out after the answer.
-    if (wasEmpty && this.buffer.depth > 0) this.ctx.waitUntil(markTeamDirty(this.env, teamId));
+    // A lead Postgres did not take (an outage) also waits for the flush: the cron's safety net must know this team.
+    const leadsQueued = newLeads.some((l) => !rejectedLeads.has(l.id)) && this.outbox.unstoredCount > 0;
+    if ((wasEmpty && this.buffer.depth > 0) || leadsQueued) this.ctx.waitUntil(markTeamDirty(this.env, teamId));
     const pull = newLeads.filter((l) => !rejectedLeads.has(l.id)).map((l) => this.outbox.bodyOf(l.id)).filter((b): b is string => b !== null);
     if (pull.length > 0) this.ctx.waitUntil(pushDialerPull(this.env, teamId, pull));
 
