@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { EVENT_KINDS, ingestEvent, type EventKind, type IngestEvent } from "../protocol/events.ts";
 import type { MeteredSql } from "./storage.ts";
 
@@ -51,7 +52,7 @@ export class BatchBuffer {
     for (const row of sql.all<{ seq: number; user_id: string; received_at: number; due_at: number; body: string }>(
       "SELECT seq, user_id, received_at, due_at, body FROM batches ORDER BY seq",
     )) {
-      const body = parseBody(row.body);
+      const body = parseStoredEvents(row.body);
       this.track({ seq: row.seq, userId: row.user_id, receivedAt: row.received_at, dueAt: row.due_at, events: body.length, byKind: countKinds(body) });
       onLoad(body, row.user_id, row.received_at);
     }
@@ -100,7 +101,7 @@ export class BatchBuffer {
       const body = bySeq.get(info.seq);
       // Never read a missing row as an empty batch: it would be deleted as flushed.
       if (body === undefined) throw new Error(`buffer: batch ${info.seq} is missing from storage`);
-      return { ...info, body: parseBody(body) };
+      return { ...info, body: parseStoredEvents(body) };
     });
   }
 
@@ -129,12 +130,20 @@ export class BatchBuffer {
   }
 }
 
-function parseBody(raw: string): IngestEvent[] {
-  // Validated on the way in; parsing again guards against a schema change between deploys. An event an
-  // older deploy accepted and this one would refuse is still flushed as it was accepted.
-  const items = JSON.parse(raw) as unknown[];
-  return items.map((item) => {
-    const parsed = ingestEvent.safeParse(item);
-    return parsed.success ? parsed.data : (item as IngestEvent);
-  });
+/** What any deploy ever stored of an event: enough to write it (or to let Postgres refuse it into quarantine). */
+const storedShape = z.looseObject({ id: z.string(), type: z.enum(EVENT_KINDS), at: z.number() });
+
+/**
+ * An event as the object stored it (a batch body, an outbox row). Validated on the way in; parsing again guards
+ * against a schema change between deploys: an event an older deploy accepted and this one would refuse is still
+ * flushed as it was accepted (Postgres, not this parser, decides; a refusal is quarantined, never a stalled team).
+ */
+export function parseStoredEvent(item: unknown): IngestEvent {
+  const parsed = ingestEvent.safeParse(item);
+  return parsed.success ? parsed.data : (storedShape.parse(item) as IngestEvent);
+}
+
+/** A stored JSON array of events (a batch row's body). */
+export function parseStoredEvents(raw: string): IngestEvent[] {
+  return z.array(z.unknown()).parse(JSON.parse(raw)).map(parseStoredEvent);
 }

@@ -2,6 +2,7 @@ import type { BufferedEvent, LeadDialerState } from "../db/bulk.ts";
 import type { LeadEvent } from "../protocol/events.ts";
 import type { LeadDialer } from "../protocol/live.ts";
 import type { LeadWebhook } from "../protocol/webhook.ts";
+import { parseStoredEvent } from "./buffer.ts";
 import { nextAttemptAt } from "./dialer-policy.ts";
 import type { MeteredSql } from "./storage.ts";
 import type { DeliveryResult } from "./webhook.ts";
@@ -144,7 +145,7 @@ export class DialerOutbox {
         teamId,
         userId: r.user_id,
         receivedAt: r.created_at,
-        event: JSON.parse(r.event!) as LeadEvent,
+        event: parseStoredEvent(JSON.parse(r.event!)) as LeadEvent,
         dialer: this.dialerState(r),
       }));
   }

@@ -1,5 +1,5 @@
 import type { BufferedEvent, DialerStatusRow, RejectedRow } from "../db/bulk.ts";
-import { bulkInsert, bulkInsertKinds, dialerStatusUpdate, rejectedInsert } from "../db/bulk.ts";
+import { bulkInsertKinds, dialerStatusUpdate, rejectedInsert } from "../db/bulk.ts";
 import { withDb, type DbEnv } from "../db/client.ts";
 import type { EventKind, LeadEvent } from "../protocol/events.ts";
 import { isDataError, sqlstateOf } from "./db-errors.ts";
@@ -115,33 +115,16 @@ export async function writeLeadsNow(
   leads: readonly BufferedEvent<LeadEvent>[],
   timeoutMs: number,
 ): Promise<RejectedRow[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`lead write took over ${timeoutMs} ms`)), timeoutMs);
-  });
   const report: WriteReport = { written: [], rejected: [], statements: 0, synced: new Set() };
-  try {
-    // If the deadline wins, the write may still commit later: the outbox copy then meets ON CONFLICT.
-    await Promise.race([
-      withDb(env, async ({ client }) => {
-        const query: Query = (text, values) => client.query(text, values);
-        try {
-          const { text, values } = bulkInsert("lead", leads);
-          await query(text, values);
-          report.written.push(...leads);
-        } catch (err) {
-          if (!isDataError(err)) throw err;
-          await writeSplitting(query, leads, report);
-          if (report.rejected.length > 0) {
-            const dead = rejectedInsert(report.rejected);
-            await query(dead.text, dead.values);
-          }
-        }
-      }, { connectTimeoutMs: timeoutMs }),
-      deadline,
-    ]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
+  // If the deadline wins, the write may still commit later: the outbox copy then meets ON CONFLICT.
+  await withDeadline(timeoutMs, "lead write", () =>
+    withDb(env, async ({ client }) => {
+      const query: Query = (text, values) => client.query(text, values);
+      await writeSplitting(query, leads, report);
+      if (report.rejected.length > 0) {
+        const dead = rejectedInsert(report.rejected);
+        await query(dead.text, dead.values);
+      }
+    }, { connectTimeoutMs: timeoutMs }));
   return report.rejected;
 }

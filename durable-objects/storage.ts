@@ -3,6 +3,12 @@
  * writes (Cloudflare bills SQLite-backed objects per row written — index rows included — and per setAlarm()).
  */
 
+import { parseStoredEvents } from "./buffer.ts";
+import type { IngestEvent } from "../protocol/events.ts";
+
+/** When a migrated batch is due, from its events and receive time (the flush policy's rule). */
+type DueAtOf = (events: readonly IngestEvent[], receivedAt: number) => number;
+
 /** Every statement goes through here, so the object's bill is counted where it is made. */
 export class MeteredSql {
   rowsWritten = 0;
@@ -83,14 +89,14 @@ function storedVersion(sql: MeteredSql): number {
  * `latest`/`recent`/`marks`, counters in `state`. Its buffered events become batch rows — one per
  * (user, receive time), as they were accepted — and its outbox gains the lead event itself.
  */
-function migrateV1(sql: MeteredSql, dueAtOf: (events: unknown[], receivedAt: number) => number): void {
+function migrateV1(sql: MeteredSql, dueAtOf: DueAtOf): void {
   if (tableExists(sql, "pending")) {
     const groups = sql.all<{ user_id: string; received_at: number; body: string; n: number }>(
       `SELECT user_id, received_at, json_group_array(json(body)) AS body, count(*) AS n FROM pending
        WHERE kind != 'lead' GROUP BY user_id, received_at ORDER BY min(seq)`,
     );
     for (const g of groups) {
-      const events = JSON.parse(g.body) as unknown[];
+      const events = parseStoredEvents(g.body);
       sql.run(
         "INSERT INTO batches (user_id, received_at, due_at, events, body) VALUES (?, ?, ?, ?, ?)",
         g.user_id, g.received_at, dueAtOf(events, g.received_at), g.n, g.body,
@@ -131,7 +137,7 @@ function migrateV1(sql: MeteredSql, dueAtOf: (events: unknown[], receivedAt: num
  * Bring the object's storage to SCHEMA_VERSION, in one transaction with whatever the caller does
  * (the constructor, inside blockConcurrencyWhile). Returns the version it found.
  */
-export function migrateStorage(sql: MeteredSql, dueAtOf: (events: unknown[], receivedAt: number) => number): number {
+export function migrateStorage(sql: MeteredSql, dueAtOf: DueAtOf): number {
   const found = storedVersion(sql);
   if (found === SCHEMA_VERSION) return found;
   // The outbox of version 1 has the same name: it is converted by migrateV1, not created here.

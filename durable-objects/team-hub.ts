@@ -116,8 +116,7 @@ export class TeamHub extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING, PONG));
     void ctx.blockConcurrencyWhile(async () => {
       ctx.storage.transactionSync(() => {
-        const from = migrateStorage(this.sql, (events, receivedAt) =>
-          batchDueAt((events as { type: IngestEvent["type"] }[]).map((e) => e.type), receivedAt, this.tunables));
+        const from = migrateStorage(this.sql, (events, receivedAt) => batchDueAt(events.map((e) => e.type), receivedAt, this.tunables));
         if (from === 1) log({ event: "storage_migrated", from, to: 2 });
       });
       this.meta = new MetaStore(this.sql);

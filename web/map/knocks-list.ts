@@ -1,7 +1,7 @@
 import type { LiveKnock } from "../../protocol/live.ts";
 import type { Filters } from "./filters.ts";
 import * as fmt from "./format.ts";
-import { byId } from "./panel.ts";
+import { byId, span } from "./panel.ts";
 import { outcomeLabel } from "./popup-content.ts";
 import type { TeamState } from "./team-state.ts";
 
@@ -138,11 +138,4 @@ export class KnocksList {
     }
     return li;
   }
-}
-
-function span(className: string, text: string): HTMLSpanElement {
-  const s = document.createElement("span");
-  s.className = className;
-  s.textContent = text;
-  return s;
 }

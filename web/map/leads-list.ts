@@ -1,6 +1,6 @@
 import type { LiveLead } from "../../protocol/live.ts";
 import * as fmt from "./format.ts";
-import { byId } from "./panel.ts";
+import { byId, span } from "./panel.ts";
 import { dialerText } from "./popup-content.ts";
 import type { TeamState } from "./team-state.ts";
 
@@ -89,11 +89,4 @@ export class LeadsList {
     if (note) li.append(span("lead-note", note));
     return li;
   }
-}
-
-function span(className: string, text: string): HTMLSpanElement {
-  const s = document.createElement("span");
-  s.className = className;
-  s.textContent = text;
-  return s;
 }

@@ -10,6 +10,14 @@ export function byId<T extends HTMLElement>(id: string, kind: new () => T): T {
   return node;
 }
 
+/** A text span of a list row. */
+export function span(className: string, text: string): HTMLSpanElement {
+  const s = document.createElement("span");
+  s.className = className;
+  s.textContent = text;
+  return s;
+}
+
 interface Row {
   li: HTMLLIElement;
   name: HTMLSpanElement;
