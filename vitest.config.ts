@@ -59,6 +59,8 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
+          // The Node tests read protocol/ as the server does: with zod's English messages (common/config.ts).
+          setupFiles: ["test/support/server-messages.ts"],
           testTimeout: 30_000,
         },
       },

@@ -1,6 +1,10 @@
 import { z } from "zod";
 import { DEFAULT_MAX_TTL_S, type MaxTtl } from "../protocol/auth.ts";
 
+// protocol/ is written in zod/mini (the pages' bundles stay small), which loads no locale: the messages the API
+// answers with ("Too big: expected number to be <=90") are English, said here once for every server entry.
+z.config(z.locales.en());
+
 const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 

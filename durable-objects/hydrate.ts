@@ -41,7 +41,7 @@ SELECT
 
 const stripNulls = (v: unknown) =>
   typeof v === "object" && v !== null ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null)) : v;
-const list = <T extends z.ZodType>(item: T) => z.array(z.preprocess(stripNulls, item));
+const list = <T extends z.core.$ZodType>(item: T) => z.array(z.preprocess(stripNulls, item));
 
 const historyRow = z.object({
   latest: list(livePoint),

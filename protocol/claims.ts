@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 
 // Kept apart from auth.ts (which signs with hono/jwt) so that pages can read claims without bundling a signer.
 
@@ -22,16 +22,15 @@ export const TICKET_AUDIENCE = "live";
 const NO_CONTROL = /^[^\p{C}\p{Zl}\p{Zp}]*$/u;
 const NO_SPACE_OR_CONTROL = /^[^\p{C}\p{Z}]*$/u;
 
-export const teamId = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, { message: "has characters outside [A-Za-z0-9._:-]" });
-export const userId = z.string().min(1).max(128).regex(NO_SPACE_OR_CONTROL, { message: "has spaces or control characters" });
-export const displayName = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(NO_CONTROL, { message: "has control characters" })
-  .refine((s) => s.trim() === s, { message: "has leading or trailing spaces" });
-export const tokenId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: "must be 8 to 64 characters of [A-Za-z0-9_-]" });
-const epochSeconds = z.number().int().positive();
+const identifier = (max: number, pattern: RegExp, error: string) =>
+  z.string().check(z.minLength(1), z.maxLength(max), z.regex(pattern, { error }));
+export const teamId = identifier(128, /^[A-Za-z0-9._:-]+$/, "has characters outside [A-Za-z0-9._:-]");
+export const userId = identifier(128, NO_SPACE_OR_CONTROL, "has spaces or control characters");
+export const displayName = identifier(100, NO_CONTROL, "has control characters").check(
+  z.refine((s) => s.trim() === s, { error: "has leading or trailing spaces" }),
+);
+export const tokenId = z.string().check(z.regex(/^[A-Za-z0-9_-]{8,64}$/, { error: "must be 8 to 64 characters of [A-Za-z0-9_-]" }));
+const epochSeconds = z.int().check(z.positive());
 
 const lifetime = { iat: epochSeconds, exp: epochSeconds, jti: tokenId };
 const teamOf = (role: Role, team: string) => (role === "operator" ? team === ANY_TEAM : teamId.safeParse(team).success);
@@ -42,13 +41,15 @@ export const tokenClaims = z
     sub: userId,
     team: z.string(),
     role: z.enum(ROLES),
-    name: displayName.optional(),
+    name: z.optional(displayName),
     // Tickets carry an audience; a token must not, so a ticket can never pass for one.
-    aud: z.never({ message: "a token has no audience" }).optional(),
+    aud: z.optional(z.never({ error: "a token has no audience" })),
     ...lifetime,
   })
-  .refine((c) => teamOf(c.role, c.team), { message: `must be a team id (or "${ANY_TEAM}" for an operator, only)`, path: ["team"] })
-  .refine((c) => c.exp > c.iat, { message: "must be after iat", path: ["exp"] });
+  .check(
+    z.refine((c) => teamOf(c.role, c.team), { error: `must be a team id (or "${ANY_TEAM}" for an operator, only)`, path: ["team"] }),
+    z.refine((c) => c.exp > c.iat, { error: "must be after iat", path: ["exp"] }),
+  );
 export type TokenClaims = z.infer<typeof tokenClaims>;
 
 /** Claims of a live-map ticket: one socket open, within a minute, and nothing else. */
@@ -58,12 +59,12 @@ export const ticketClaims = z
     sub: userId,
     team: teamId,
     role: z.enum(["manager", "admin"]),
-    name: displayName.optional(),
+    name: z.optional(displayName),
     /** The jti of the token the ticket was taken with: revoking that token covers its tickets. */
     tok: tokenId,
     ...lifetime,
   })
-  .refine((c) => c.exp > c.iat && c.exp - c.iat <= TICKET_TTL_S, { message: `must be after iat, by at most ${TICKET_TTL_S} s`, path: ["exp"] });
+  .check(z.refine((c) => c.exp > c.iat && c.exp - c.iat <= TICKET_TTL_S, { error: `must be after iat, by at most ${TICKET_TTL_S} s`, path: ["exp"] }));
 export type TicketClaims = z.infer<typeof ticketClaims>;
 
 export type ReadClaims =

@@ -1,5 +1,5 @@
-import { z } from "zod";
-import { eventTime, locationEvent, MAX_EVENTS_PER_BATCH, toIssues, type Issue, type LocationEvent } from "./events.ts";
+import { z } from "zod/mini";
+import { eventTime, fixFields as field, MAX_EVENTS_PER_BATCH, toIssues, type Issue, type LocationEvent } from "./events.ts";
 import { fixId } from "./uuidv5.ts";
 
 /**
@@ -17,46 +17,28 @@ export type Fix = Omit<LocationEvent, "id">;
 
 export type Decoded = { ok: true; fixes: Fix[] } | { ok: false; issues: Issue[] };
 
-const shape = locationEvent.shape;
-/** The PWA's limits, one source of truth: a tracker's fix is held to exactly what a phone's is. */
-const field = {
-  lat: shape.lat,
-  lng: shape.lng,
-  accuracy: shape.accuracy.unwrap(),
-  speed: shape.speed.unwrap(),
-  heading: shape.heading.unwrap(),
-  altitude: shape.altitude.unwrap(),
-  battery: shape.battery.unwrap(),
-};
+// `field`: the PWA's limits, one source of truth — a tracker's fix is held to exactly what a phone's is.
+type Measure = (typeof field)[keyof typeof field];
 
 /** A number, or a string holding one (query and form values are strings). */
-const num = z
-  .union([z.number(), z.string().trim().min(1).transform(Number)], { error: (issue) => (issue.input === undefined ? "is required" : "must be a number") })
-  .pipe(z.number({ error: "must be a number" }));
+const numberText = (error?: string) => z.pipe(z.string().check(z.trim(), z.minLength(1, error ? { error } : undefined)), z.transform(Number));
+const num = z.pipe(
+  z.union([z.number(), numberText()], { error: (issue) => (issue.input === undefined ? "is required" : "must be a number") }),
+  z.number({ error: "must be a number" }),
+);
 
-const numText = z.string().trim().min(1, { message: "must be a number" }).transform(Number).pipe(z.number({ error: "must be a number" }));
+const numText = z.pipe(numberText("must be a number"), z.number({ error: "must be a number" }));
+
+/** An optional number (or null), mapped, then held to the field's limits. */
+const measured = (schema: Measure, map: (v: number | null | undefined) => number | undefined) =>
+  z.pipe(z.pipe(z.optional(z.union([num, z.null()])), z.transform(map)), z.optional(schema));
 
 /** Platforms send -1 (or null) for "unknown": that is no value, not a negative one. */
-const unknownIfNegative = (schema: z.ZodNumber) =>
-  z
-    .union([num, z.null()])
-    .optional()
-    .transform((v) => (v === null || v === undefined || v < 0 ? undefined : v))
-    .pipe(schema.optional());
+const unknownIfNegative = (schema: Measure) => measured(schema, (v) => (v === null || v === undefined || v < 0 ? undefined : v));
 
-const scaled = (factor: number, schema: z.ZodNumber) =>
-  z
-    .union([num, z.null()])
-    .optional()
-    .transform((v) => (v === null || v === undefined || v < 0 ? undefined : v * factor))
-    .pipe(schema.optional());
+const scaled = (factor: number, schema: Measure) => measured(schema, (v) => (v === null || v === undefined || v < 0 ? undefined : v * factor));
 
-const nullable = (schema: z.ZodNumber) =>
-  z
-    .union([num, z.null()])
-    .optional()
-    .transform((v) => (v === null ? undefined : v))
-    .pipe(schema.optional());
+const nullable = (schema: Measure) => measured(schema, (v) => (v === null ? undefined : v));
 
 /** Numbers below this are epoch seconds (Traccar's own rule: Integer.MAX_VALUE), above it milliseconds. */
 const SECONDS_BELOW = 2_147_483_647;
@@ -75,18 +57,21 @@ export function trackerTimeMs(raw: number | string): number | null {
 
 const TIME_FORMS = "must be epoch seconds, epoch milliseconds or an ISO-8601 date-time";
 
-/** A tracker's time, held to the PWA's rule for `at` (not before 2020, not a day ahead). */
-const trackerTime = z.union([z.number(), z.string()], { error: TIME_FORMS }).transform((raw, ctx) => {
-  const ms = trackerTimeMs(raw);
-  if (ms === null) {
-    ctx.addIssue({ code: "custom", message: TIME_FORMS });
+/** A tracker's time, held to the PWA's rule for `at` (not before 2000, not a day ahead). */
+const trackerTime = z.pipe(
+  z.union([z.number(), z.string()], { error: TIME_FORMS }),
+  z.transform((raw: number | string, ctx) => {
+    const ms = trackerTimeMs(raw);
+    if (ms === null) {
+      ctx.issues.push({ code: "custom", message: TIME_FORMS, input: raw });
+      return z.NEVER;
+    }
+    const checked = eventTime.safeParse(ms);
+    if (checked.success) return checked.data;
+    for (const issue of checked.error.issues) ctx.issues.push({ code: "custom", message: issue.message, input: raw });
     return z.NEVER;
-  }
-  const checked = eventTime.safeParse(ms);
-  if (checked.success) return checked.data;
-  for (const issue of checked.error.issues) ctx.addIssue({ code: "custom", message: issue.message });
-  return z.NEVER;
-});
+  }),
+);
 
 /** Drop absent optional values: a fix carries only what the tracker measured. */
 function fix(at: number, lat: number, lng: number, measured: Partial<Record<"accuracy" | "speed" | "heading" | "altitude" | "battery", number | undefined>>): Fix {
@@ -102,21 +87,23 @@ function fix(at: number, lat: number, lng: number, measured: Partial<Record<"acc
 // ---- OsmAnd: query or form parameters -------------------------------------------------------------
 
 /** `location=lat,lon`: one parameter for the position, each half checked as lat and lon are. */
-const latLonPair = z
-  .string()
-  .regex(/^[^,]*,[^,]*$/, { message: "must be lat,lon" })
-  .transform((s) => {
-    const [lat = "", lon = ""] = s.split(",");
-    return { lat, lon };
-  })
-  .pipe(z.object({ lat: numText.pipe(field.lat), lon: numText.pipe(field.lng) }));
+const latLonPair = z.pipe(
+  z.pipe(
+    z.string().check(z.regex(/^[^,]*,[^,]*$/, { error: "must be lat,lon" })),
+    z.transform((s: string) => {
+      const [lat = "", lon = ""] = s.split(",");
+      return { lat, lon };
+    }),
+  ),
+  z.object({ lat: z.pipe(numText, field.lat), lon: z.pipe(numText, field.lng) }),
+);
 
 const osmandParams = z
   .object({
-    lat: num.pipe(field.lat).optional(),
-    lon: num.pipe(field.lng).optional(),
-    location: latLonPair.optional(),
-    timestamp: trackerTime.optional(),
+    lat: z.optional(z.pipe(num, field.lat)),
+    lon: z.optional(z.pipe(num, field.lng)),
+    location: z.optional(latLonPair),
+    timestamp: z.optional(trackerTime),
     speed: scaled(KNOTS_TO_MS, field.speed),
     bearing: unknownIfNegative(field.heading),
     heading: unknownIfNegative(field.heading),
@@ -124,31 +111,33 @@ const osmandParams = z
     accuracy: unknownIfNegative(field.accuracy),
     batt: scaled(1 / 100, field.battery),
   })
-  .superRefine((p, ctx) => {
-    if (p.location) return;
-    if (p.lat === undefined) ctx.addIssue({ code: "custom", path: ["lat"], message: "is required (lat and lon, or location=lat,lon)" });
-    if (p.lon === undefined) ctx.addIssue({ code: "custom", path: ["lon"], message: "is required (lat and lon, or location=lat,lon)" });
-  });
+  .check(
+    z.superRefine((p, ctx) => {
+      if (p.location) return;
+      if (p.lat === undefined) ctx.addIssue({ code: "custom", path: ["lat"], message: "is required (lat and lon, or location=lat,lon)" });
+      if (p.lon === undefined) ctx.addIssue({ code: "custom", path: ["lon"], message: "is required (lat and lon, or location=lat,lon)" });
+    }),
+  );
 
 // ---- OsmAnd: the Traccar Client 9+ JSON body (its background-location SDK's native record) -------
 
 const sdkLocation = z.object({
-  timestamp: trackerTime.optional(),
+  timestamp: z.optional(trackerTime),
   coords: z.object({
-    latitude: num.pipe(field.lat),
-    longitude: num.pipe(field.lng),
+    latitude: z.pipe(num, field.lat),
+    longitude: z.pipe(num, field.lng),
     accuracy: unknownIfNegative(field.accuracy),
     speed: unknownIfNegative(field.speed),
     heading: unknownIfNegative(field.heading),
     altitude: nullable(field.altitude),
   }, { error: "is required (latitude and longitude)" }),
-  battery: z.object({ level: unknownIfNegative(field.battery) }).optional(),
+  battery: z.optional(z.object({ level: unknownIfNegative(field.battery) })),
 });
 
 /** One record, or (the SDK's batch sync) up to a batch's worth of them. */
 const traccarJson = z.object({
-  device_id: z.union([z.string(), z.number()]).optional(),
-  location: z.union([sdkLocation, z.array(sdkLocation).min(1).max(MAX_EVENTS_PER_BATCH)], { error: "is required: the location record" }),
+  device_id: z.optional(z.union([z.string(), z.number()])),
+  location: z.union([sdkLocation, z.array(sdkLocation).check(z.minLength(1), z.maxLength(MAX_EVENTS_PER_BATCH))], { error: "is required: the location record" }),
 });
 
 /** What an OsmAnd request carries: its parameters (query and form, first value of each) and a JSON body if it had one. */
@@ -157,7 +146,7 @@ export interface OsmAndRequest {
   json?: unknown;
 }
 
-const jsonDeviceId = z.object({ device_id: z.union([z.string(), z.number().transform(String)]) });
+const jsonDeviceId = z.object({ device_id: z.union([z.string(), z.pipe(z.number(), z.transform(String))]) });
 
 /** The device the request names: the JSON `device_id`, else `id` or `deviceid`. */
 export function osmandDeviceId(req: OsmAndRequest): string | undefined {
@@ -208,8 +197,8 @@ export function decodeOsmAnd(req: OsmAndRequest, receivedAt: number): Decoded {
 
 const owntracksLocation = z.object({
   _type: z.literal("location"),
-  lat: num.pipe(field.lat),
-  lon: num.pipe(field.lng),
+  lat: z.pipe(num, field.lat),
+  lon: z.pipe(num, field.lng),
   tst: trackerTime,
   acc: unknownIfNegative(field.accuracy),
   alt: nullable(field.altitude),

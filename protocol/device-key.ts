@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import { teamId, userId } from "./claims.ts";
 
 /**
@@ -15,7 +15,7 @@ export const MAX_DEVICE_ID_LENGTH = 600;
 const MAC_BYTES = 16;
 const SECRET_BYTES = 18;
 
-const payload = z.tuple([teamId, userId, z.string().regex(/^[A-Za-z0-9_-]{16}$/)]);
+const payload = z.tuple([teamId, userId, z.string().check(z.regex(/^[A-Za-z0-9_-]{16}$/))]);
 
 export interface DeviceIdentity {
   deviceId: string;

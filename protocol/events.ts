@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import { normalisePhone } from "./phone.ts";
 
 /** Limits of the ingest contract (README "API", docs/architecture.md "Ingest"). */
@@ -17,14 +17,18 @@ const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 /** `at`: ISO-8601 string or epoch milliseconds; normalised to epoch ms. */
 export const eventTime = z
   .union([
-    z.number().int().nonnegative(),
-    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    z.int().check(z.nonnegative()),
+    z.pipe(z.iso.datetime({ offset: true }), z.transform((s: string) => Date.parse(s))),
   ], { error: "must be an ISO-8601 date-time or epoch milliseconds" })
-  .refine((ms) => ms >= EARLIEST_AT, { message: "is before 2000-01-01" })
-  .refine((ms) => ms <= Date.now() + MAX_FUTURE_MS, { message: "is more than a day in the future" });
+  .check(
+    z.refine((ms) => ms >= EARLIEST_AT, { error: "is before 2000-01-01" }),
+    z.refine((ms) => ms <= Date.now() + MAX_FUTURE_MS, { error: "is more than a day in the future" }),
+  );
 
-const lat = z.number().min(-90).max(90);
-const lng = z.number().min(-180).max(180);
+const between = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max));
+const lat = between(-90, 90);
+const lng = between(-180, 180);
+const upTo = (max: number) => z.number().check(z.nonnegative(), z.lte(max));
 
 /**
  * Postgres refuses U+0000 in text and jsonb, and lone surrogates in jsonb: what it cannot store must
@@ -36,19 +40,31 @@ export function storableTextProblem(s: string): string | null {
   if (LONE_SURROGATE.test(s)) return "must not contain a lone surrogate (malformed UTF-16)";
   return null;
 }
-const storable = <T extends z.ZodType<string>>(schema: T) =>
-  schema.superRefine((s, ctx) => {
-    const problem = storableTextProblem(s);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
-  });
-const text = (max: number) => storable(z.string().trim().max(max));
+const storable = z.superRefine((s: string, ctx) => {
+  const problem = storableTextProblem(s);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+/** Trimmed, at most `max` characters (at least `min`), storable. */
+const text = (max: number, min = 0, error?: string) =>
+  z.string().check(z.trim(), ...(min > 0 ? [z.minLength(min, error ? { error } : undefined)] : []), z.maxLength(max), storable);
 
 /** Ids are compared as Postgres compares uuids: the lower-case form is the one id. */
-const eventId = z.uuid({ error: "must be a UUID" }).transform((s) => s.toLowerCase());
+const eventId = z.uuid({ error: "must be a UUID" }).check(z.toLowerCase());
 
 const base = {
   id: eventId,
   at: eventTime,
+};
+
+/** A fix's measurements and their limits: the PWA's events and the trackers' (protocol/compat.ts) share them. */
+export const fixFields = {
+  lat,
+  lng,
+  accuracy: upTo(100_000),
+  speed: upTo(1_000),
+  heading: between(0, 360),
+  altitude: between(-1_000, 100_000),
+  battery: between(0, 1),
 };
 
 export const locationEvent = z.object({
@@ -56,11 +72,11 @@ export const locationEvent = z.object({
   type: z.literal("location"),
   lat,
   lng,
-  accuracy: z.number().nonnegative().max(100_000).optional(),
-  speed: z.number().nonnegative().max(1_000).optional(),
-  heading: z.number().min(0).max(360).optional(),
-  altitude: z.number().min(-1_000).max(100_000).optional(),
-  battery: z.number().min(0).max(1).optional(),
+  accuracy: z.optional(fixFields.accuracy),
+  speed: z.optional(fixFields.speed),
+  heading: z.optional(fixFields.heading),
+  altitude: z.optional(fixFields.altitude),
+  battery: z.optional(fixFields.battery),
 });
 
 /** How a knock was placed: a fresh fix, the last known one (its accuracy and age tell the truth), a pin, or an address only. */
@@ -71,21 +87,23 @@ export const knockEvent = z
     ...base,
     type: z.literal("knock"),
     /** Both or neither: a canvasser without a fix may knock by address alone. */
-    lat: lat.optional(),
-    lng: lng.optional(),
-    accuracy: z.number().nonnegative().max(100_000).optional(),
-    positionSource: z.enum(POSITION_SOURCES).optional(),
+    lat: z.optional(lat),
+    lng: z.optional(lng),
+    accuracy: z.optional(fixFields.accuracy),
+    positionSource: z.optional(z.enum(POSITION_SOURCES)),
     outcome: z.enum(KNOCK_OUTCOMES),
-    address: text(500).optional(),
-    notes: text(2_000).optional(),
+    address: z.optional(text(500)),
+    notes: z.optional(text(2_000)),
   })
-  .superRefine((k, ctx) => {
-    if ((k.lat === undefined) !== (k.lng === undefined)) {
-      ctx.addIssue({ code: "custom", path: [k.lat === undefined ? "lat" : "lng"], message: "lat and lng come together" });
-    } else if (k.lat === undefined && !k.address) {
-      ctx.addIssue({ code: "custom", path: ["address"], message: "is required when the knock has no position (lat/lng)" });
-    }
-  });
+  .check(
+    z.superRefine((k, ctx) => {
+      if ((k.lat === undefined) !== (k.lng === undefined)) {
+        ctx.addIssue({ code: "custom", path: [k.lat === undefined ? "lat" : "lng"], message: "lat and lng come together" });
+      } else if (k.lat === undefined && !k.address) {
+        ctx.addIssue({ code: "custom", path: ["address"], message: "is required when the knock has no position (lat/lng)" });
+      }
+    }),
+  );
 
 /** Deeper meta is refused before anything recurses into it (a 2,000-deep object would blow the stack). */
 export const MAX_META_DEPTH = 8;
@@ -94,63 +112,68 @@ export const MAX_META_DEPTH = 8;
  * `meta`: a JSON object of at most MAX_META_BYTES, MAX_META_DEPTH levels, every key and string storable.
  * Walked iteratively and kept as it came — a key like `__proto__` stays a key, never a prototype.
  */
-const jsonObject = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    ctx.addIssue({ code: "custom", message: "must be a JSON object" });
-    return;
-  }
-  const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: value, path: [], depth: 1 }];
-  while (stack.length > 0) {
-    const { v, path, depth } = stack.pop()!;
-    if (typeof v === "string") {
-      const problem = storableTextProblem(v);
-      if (problem) return void ctx.addIssue({ code: "custom", path, message: problem });
-    } else if (typeof v === "number") {
-      if (!Number.isFinite(v)) return void ctx.addIssue({ code: "custom", path, message: "must be a finite number" });
-    } else if (typeof v === "object" && v !== null) {
-      if (depth > MAX_META_DEPTH) return void ctx.addIssue({ code: "custom", path, message: `must be at most ${MAX_META_DEPTH} levels deep` });
-      for (const [key, child] of Object.entries(v)) {
-        const problem = storableTextProblem(key);
-        if (problem) return void ctx.addIssue({ code: "custom", path, message: `key ${JSON.stringify(key)} ${problem}` });
-        stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(key) : key], depth: depth + 1 });
-      }
-    } else if (typeof v !== "boolean" && v !== null) {
-      return void ctx.addIssue({ code: "custom", path, message: "must be JSON" });
+const jsonObject = z.custom<Record<string, unknown>>().check(
+  z.superRefine((value, ctx) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object" });
+      return;
     }
-  }
-  if (new TextEncoder().encode(JSON.stringify(value)).byteLength > MAX_META_BYTES) {
-    ctx.addIssue({ code: "custom", message: `must be at most ${MAX_META_BYTES} bytes of JSON` });
-  }
-});
+    const stack: { v: unknown; path: PropertyKey[]; depth: number }[] = [{ v: value, path: [], depth: 1 }];
+    while (stack.length > 0) {
+      const { v, path, depth } = stack.pop()!;
+      if (typeof v === "string") {
+        const problem = storableTextProblem(v);
+        if (problem) return void ctx.addIssue({ code: "custom", path, message: problem });
+      } else if (typeof v === "number") {
+        if (!Number.isFinite(v)) return void ctx.addIssue({ code: "custom", path, message: "must be a finite number" });
+      } else if (typeof v === "object" && v !== null) {
+        if (depth > MAX_META_DEPTH) return void ctx.addIssue({ code: "custom", path, message: `must be at most ${MAX_META_DEPTH} levels deep` });
+        for (const [key, child] of Object.entries(v)) {
+          const problem = storableTextProblem(key);
+          if (problem) return void ctx.addIssue({ code: "custom", path, message: `key ${JSON.stringify(key)} ${problem}` });
+          stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(key) : key], depth: depth + 1 });
+        }
+      } else if (typeof v !== "boolean" && v !== null) {
+        return void ctx.addIssue({ code: "custom", path, message: "must be JSON" });
+      }
+    }
+    if (new TextEncoder().encode(JSON.stringify(value)).byteLength > MAX_META_BYTES) {
+      ctx.addIssue({ code: "custom", message: `must be at most ${MAX_META_BYTES} bytes of JSON` });
+    }
+  }),
+);
 
 export const activityEvent = z.object({
   ...base,
   type: z.literal("activity"),
-  kind: text(64).min(1),
-  description: text(2_000).optional(),
-  contactId: text(128).optional(),
-  meta: jsonObject.optional(),
+  kind: text(64, 1),
+  description: z.optional(text(2_000)),
+  contactId: z.optional(text(128)),
+  meta: z.optional(jsonObject),
 });
+
+/** Any international form ("+31 6 1234 5678"), stored as E.164 ("+31612345678"): what a dialer dials. */
+const phone = z.pipe(
+  text(40),
+  z.transform((raw: string, ctx) => {
+    const phone = normalisePhone(raw);
+    if (phone.ok) return phone.e164;
+    ctx.issues.push({ code: "custom", message: phone.message, input: raw });
+    return z.NEVER;
+  }),
+);
 
 export const leadEvent = z.object({
   ...base,
   type: z.literal("lead"),
-  name: text(200).min(1, { message: "is required" }),
-  /** Any international form ("+31 6 1234 5678"), stored as E.164 ("+31612345678"): what a dialer dials. */
-  phone: text(40)
-    .transform((raw, ctx) => {
-      const phone = normalisePhone(raw);
-      if (phone.ok) return phone.e164;
-      ctx.addIssue({ code: "custom", message: phone.message });
-      return z.NEVER;
-    })
-    .optional(),
-  email: storable(z.email({ error: "is not an email address" }).max(320)).optional(),
-  address: text(500).optional(),
-  lat: lat.optional(),
-  lng: lng.optional(),
-  notes: text(2_000).optional(),
-  interest: z.enum(LEAD_INTEREST).optional(),
+  name: text(200, 1, "is required"),
+  phone: z.optional(phone),
+  email: z.optional(z.email({ error: "is not an email address" }).check(z.maxLength(320), storable)),
+  address: z.optional(text(500)),
+  lat: z.optional(lat),
+  lng: z.optional(lng),
+  notes: z.optional(text(2_000)),
+  interest: z.optional(z.enum(LEAD_INTEREST)),
 });
 
 export const ingestEvent = z.discriminatedUnion("type", [locationEvent, knockEvent, activityEvent, leadEvent]);
@@ -162,9 +185,10 @@ export type LeadEvent = z.infer<typeof leadEvent>;
 
 /** The envelope is checked loosely first so that one bad event cannot hide its valid neighbours. */
 export const ingestEnvelope = z.object({
-  events: z.array(z.unknown()).min(1, { message: "must hold at least one event" }).max(MAX_EVENTS_PER_BATCH, {
-    message: `must hold at most ${MAX_EVENTS_PER_BATCH} events`,
-  }),
+  events: z.array(z.unknown()).check(
+    z.minLength(1, { error: "must hold at least one event" }),
+    z.maxLength(MAX_EVENTS_PER_BATCH, { error: `must hold at most ${MAX_EVENTS_PER_BATCH} events` }),
+  ),
 });
 
 export interface Issue {
@@ -183,7 +207,7 @@ export function issuePath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
 }
 
-export function toIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): Issue[] {
+export function toIssues(error: z.core.$ZodError, prefix: readonly PropertyKey[] = []): Issue[] {
   return error.issues.map((i) => ({ path: issuePath([...prefix, ...i.path]), message: i.message }));
 }
 
@@ -217,13 +241,14 @@ const issue = z.object({ path: z.string(), message: z.string() });
  * The body of POST /v1/events' answers: the 202, and the 503 (plus `refused`, `refusedIds`) and 400 that carry
  * the same detail. The server builds it, the PWA and the simulator read it with this schema.
  */
+const count = z.int().check(z.nonnegative());
 export const ingestReply = z.object({
-  accepted: z.number().int().nonnegative(),
-  duplicates: z.number().int().nonnegative(),
-  rejected: z.array(z.object({ index: z.number().int().nonnegative(), id: z.string().optional(), issues: z.array(issue) })),
+  accepted: count,
+  duplicates: count,
+  rejected: z.array(z.object({ index: count, id: z.optional(z.string()), issues: z.array(issue) })),
   leads: z.array(leadStatus),
   /** Buffered events refused under backpressure (503 only): how many, and which. */
-  refused: z.number().int().nonnegative().optional(),
-  refusedIds: z.array(z.string()).optional(),
+  refused: z.optional(count),
+  refusedIds: z.optional(z.array(z.string())),
 });
 export type IngestResult = z.infer<typeof ingestReply>;

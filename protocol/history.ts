@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import { KNOCK_OUTCOMES } from "./kinds.ts";
 
 /**
@@ -37,8 +37,8 @@ export const historyKnock = z.object({
   type: z.literal("Feature"),
   id: z.string(),
   /** null: knocked by address only. */
-  geometry: z.object({ type: z.literal("Point"), coordinates: position }).nullable(),
-  properties: z.object({ kind: z.literal("knock"), at: z.number(), outcome: z.enum(KNOCK_OUTCOMES), address: z.string().nullable() }),
+  geometry: z.nullable(z.object({ type: z.literal("Point"), coordinates: position })),
+  properties: z.object({ kind: z.literal("knock"), at: z.number(), outcome: z.enum(KNOCK_OUTCOMES), address: z.nullable(z.string()) }),
 });
 
 export const historyCollection = z.object({

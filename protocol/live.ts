@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import { KNOCK_OUTCOMES, LEAD_INTEREST } from "./kinds.ts";
 import { queueFigures } from "./metrics.ts";
 
@@ -17,15 +17,15 @@ export function statusOf(lastFixAt: number, now: number): PersonStatus {
 
 export const livePoint = z.object({
   userId: z.string(),
-  name: z.string().optional(),
+  name: z.optional(z.string()),
   lat: z.number(),
   lng: z.number(),
   /** Device time of the fix, epoch ms. */
   at: z.number(),
-  accuracy: z.number().optional(),
-  speed: z.number().optional(),
-  heading: z.number().optional(),
-  battery: z.number().optional(),
+  accuracy: z.optional(z.number()),
+  speed: z.optional(z.number()),
+  heading: z.optional(z.number()),
+  battery: z.optional(z.number()),
 });
 export type LivePoint = z.infer<typeof livePoint>;
 
@@ -35,8 +35,8 @@ export const leadDialer = z.object({
   status: z.enum(DIALER_STATES),
   attempts: z.number(),
   /** A short error class, never raw text ("timeout", "HTTP 500"). */
-  lastError: z.string().optional(),
-  deliveredAt: z.number().optional(),
+  lastError: z.optional(z.string()),
+  deliveredAt: z.optional(z.number()),
 });
 export type LeadDialer = z.infer<typeof leadDialer>;
 
@@ -46,32 +46,32 @@ export const MARKS_MS = 24 * 3_600_000;
 export const liveKnock = z.object({
   id: z.string(),
   userId: z.string(),
-  name: z.string().optional(),
+  name: z.optional(z.string()),
   /** Absent when the canvasser knocked without a position (an address only). */
-  lat: z.number().optional(),
-  lng: z.number().optional(),
-  accuracy: z.number().optional(),
+  lat: z.optional(z.number()),
+  lng: z.optional(z.number()),
+  accuracy: z.optional(z.number()),
   at: z.number(),
   outcome: z.enum(KNOCK_OUTCOMES),
-  address: z.string().optional(),
-  notes: z.string().optional(),
+  address: z.optional(z.string()),
+  notes: z.optional(z.string()),
 });
 export type LiveKnock = z.infer<typeof liveKnock>;
 
 export const liveLead = z.object({
   id: z.string(),
   userId: z.string(),
-  name: z.string().optional(),
+  name: z.optional(z.string()),
   leadName: z.string(),
-  lat: z.number().optional(),
-  lng: z.number().optional(),
+  lat: z.optional(z.number()),
+  lng: z.optional(z.number()),
   at: z.number(),
-  interest: z.enum(LEAD_INTEREST).optional(),
-  address: z.string().optional(),
-  phone: z.string().optional(),
-  email: z.string().optional(),
-  notes: z.string().optional(),
-  dialer: leadDialer.optional(),
+  interest: z.optional(z.enum(LEAD_INTEREST)),
+  address: z.optional(z.string()),
+  phone: z.optional(z.string()),
+  email: z.optional(z.string()),
+  notes: z.optional(z.string()),
+  dialer: z.optional(leadDialer),
 });
 export type LiveLead = z.infer<typeof liveLead>;
 
@@ -81,7 +81,7 @@ export const knockCounts = z.record(z.string(), z.partialRecord(z.enum(KNOCK_OUT
 export type KnockCounts = z.infer<typeof knockCounts>;
 
 /** What the queue panel needs of a team's figures. */
-export const liveQueue = queueFigures.pick({
+export const liveQueue = z.pick(queueFigures, {
   depth: true,
   oldestAgeMs: true,
   lastFlushAt: true,
@@ -114,7 +114,7 @@ export type Snapshot = z.infer<typeof snapshotMessage>;
 /** Knocks in a snapshot; the page fetches older ones with GET /v1/knocks. */
 export const SNAPSHOT_KNOCKS = 5_000;
 /** GET /v1/knocks?before=<epoch ms>&limit=<n ≤ 5000>: a page of the window's knocks, newest first. */
-export const knocksPage = z.object({ knocks: z.array(liveKnock), next: z.number().nullable() });
+export const knocksPage = z.object({ knocks: z.array(liveKnock), next: z.nullable(z.number()) });
 export type KnocksPage = z.infer<typeof knocksPage>;
 
 export const liveMessage = z.discriminatedUnion("type", [

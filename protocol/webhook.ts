@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 
 /** The body POSTed to the dialer (Standard Webhooks; `webhook-id` is the lead id, stable across retries). */
 export const leadWebhook = z.object({
@@ -9,13 +9,13 @@ export const leadWebhook = z.object({
     teamId: z.string(),
     userId: z.string(),
     name: z.string(),
-    phone: z.string().optional(),
-    email: z.string().optional(),
-    address: z.string().optional(),
-    lat: z.number().optional(),
-    lng: z.number().optional(),
-    notes: z.string().optional(),
-    interest: z.enum(["hot", "warm", "cold"]).optional(),
+    phone: z.optional(z.string()),
+    email: z.optional(z.string()),
+    address: z.optional(z.string()),
+    lat: z.optional(z.number()),
+    lng: z.optional(z.number()),
+    notes: z.optional(z.string()),
+    interest: z.optional(z.enum(["hot", "warm", "cold"])),
     /** When the canvasser took the lead (device time, ISO-8601). */
     at: z.string(),
     receivedAt: z.string(),

@@ -14,7 +14,7 @@ const mintRequest = z.object({
   team: teamId,
   user: userId,
   role: z.enum(TEAM_ROLES),
-  name: displayName.optional(),
+  name: z.optional(displayName),
   ttlSeconds: z.number().int().positive().optional(),
 });
 
@@ -36,8 +36,8 @@ admin.post("/v1/admin/tokens", requireRole("admin", "operator"), ...jsonBody, as
 });
 
 const revokeRequest = z.union([
-  z.strictObject({ team: teamId.optional(), jti: tokenId }),
-  z.strictObject({ team: teamId.optional(), user: userId }),
+  z.strictObject({ team: z.optional(teamId), jti: tokenId }),
+  z.strictObject({ team: z.optional(teamId), user: userId }),
 ]);
 
 /**

@@ -20,10 +20,10 @@ export const deviceAdmin = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 const MAX_LISTED = 1_000;
 
 const registerRequest = z.strictObject({
-  team: teamId.optional(),
+  team: z.optional(teamId),
   user: userId,
   /** What the admin calls the tracker ("Ann's phone"); shown in the list only. */
-  label: displayName.optional(),
+  label: z.optional(displayName),
 });
 
 function teamOrRefuse(team: string | undefined): string {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 
 /**
  * Page ↔ page ↔ service worker news over a BroadcastChannel: the outbox changed, a send started or

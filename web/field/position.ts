@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import type { POSITION_SOURCES } from "../../protocol/events.ts";
 import type { Position } from "./event-factory.ts";
 
@@ -39,7 +39,7 @@ export const gpsPlace = (p: Position): KnockPlace => ({ source: "gps", lat: p.la
 
 /** The last fix the phone saw, across reloads and shifts (localStorage). */
 const LAST_KNOWN_KEY = "fieldpulse.lastKnown";
-const storedFix = z.object({ lat: z.number(), lng: z.number(), at: z.number(), accuracy: z.number().nonnegative().optional() });
+const storedFix = z.object({ lat: z.number(), lng: z.number(), at: z.number(), accuracy: z.optional(z.number().check(z.nonnegative())) });
 
 export function rememberFix(p: Position, storage: Pick<Storage, "setItem"> = localStorage): void {
   storage.setItem(LAST_KNOWN_KEY, JSON.stringify({ lat: p.lat, lng: p.lng, at: p.at, ...(p.accuracy !== undefined ? { accuracy: p.accuracy } : {}) }));

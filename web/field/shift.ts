@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import { keepFix, type Fix, type FixFilter } from "./geo-filter.ts";
 import { positionFrom, type Position } from "./event-factory.ts";
 import { rememberFix } from "./position.ts";

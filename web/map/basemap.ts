@@ -1,5 +1,5 @@
 import type { StyleSpecification } from "maplibre-gl";
-import { z } from "zod";
+import { z } from "zod/mini";
 
 /** wrangler.toml's MAP_STYLE_URL default: free and keyless. */
 export const DEFAULT_STYLE_URL = "https://demotiles.maplibre.org/style.json";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { z } from "zod/mini";
 import { backoffDelayMs, type BackoffSchedule } from "../../protocol/backoff.ts";
 import { LIVE_PROTOCOL, liveMessage, PING, type ClientMessage, type LiveMessage } from "../../protocol/live.ts";
 import type { ConnectionInfo, FrameCounts } from "./hooks.ts";
