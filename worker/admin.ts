@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import { z } from "zod";
-import { displayName, signToken, teamId, TEAM_ROLES, tokenId, userId } from "../protocol/auth.ts";
+import { ANY_TEAM, displayName, signToken, teamId, TEAM_ROLES, tokenId, userId } from "../protocol/auth.ts";
 import { toIssues } from "../protocol/events.ts";
 import { hubAccess, maxTtl, requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { jsonBody, readJson } from "./ingest.ts";
 import { withDb } from "../db/client.ts";
+import { errorMessage, log } from "../common/log.ts";
+import { revokeDevicesOf } from "./devices.ts";
 
 export const admin = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
@@ -35,14 +37,17 @@ admin.post("/v1/admin/tokens", requireRole("admin", "operator"), ...jsonBody, as
   return c.json({ token }, 201);
 });
 
+/** `team: "*"` (an operator only) names the operators' own list: an operator token is revoked like any other. */
+const revokeTeam = z.optional(z.union([teamId, z.literal(ANY_TEAM)], { error: `must be a team id, or "${ANY_TEAM}" for operator tokens` }));
 const revokeRequest = z.union([
-  z.strictObject({ team: z.optional(teamId), jti: tokenId }),
-  z.strictObject({ team: z.optional(teamId), user: userId }),
+  z.strictObject({ team: revokeTeam, jti: tokenId }),
+  z.strictObject({ team: revokeTeam, user: userId }),
 ]);
 
 /**
  * Revoke one token (`{ jti }`) or everything issued to a user until now (`{ user }`), in the admin's own
- * team (an operator names `team`). Refused on every route from then on; open sockets close within 60 s.
+ * team (an operator names `team`, or `"*"` for operator tokens). Refused on every route from then on; open
+ * sockets close at once.
  */
 admin.post("/v1/admin/tokens/revoke", requireRole("admin", "operator"), ...jsonBody, async (c) => {
   const req = revokeRequest.safeParse(await readJson(c.req.raw));
@@ -51,7 +56,18 @@ admin.post("/v1/admin/tokens/revoke", requireRole("admin", "operator"), ...jsonB
   if (!team) throw new ApiError(400, "invalid_request", "an operator names the team", [{ path: "team", message: "required for an operator" }]);
   const what = "jti" in req.data ? { jti: req.data.jti } : { user: req.data.user };
   const done = await hubAccess(c.env, team).revoke(what);
-  return c.json({ team, ...what, revokedAt: done.at, closedSockets: done.closedSockets }, 200);
+  if (what.user === undefined || team === ANY_TEAM) return c.json({ team, ...what, revokedAt: done.at, closedSockets: done.closedSockets }, 200);
+  // A person's tracker keys go with their tokens (a device key has no expiry, so it is revoked for good).
+  let revokedDevices: string[];
+  try {
+    revokedDevices = await revokeDevicesOf(c.env, team, what.user);
+  } catch (err) {
+    log({ event: "revoke_devices_failed", team, error: errorMessage(err) });
+    throw new ApiError(503, "database_unavailable", "the tokens are revoked, the person's tracker devices not yet: retry (revoking is idempotent)", undefined, {
+      headers: { "Retry-After": "5" },
+    });
+  }
+  return c.json({ team, ...what, revokedAt: done.at, closedSockets: done.closedSockets, revokedDevices }, 200);
 });
 
 /**

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { verify } from "hono/jwt";
 import { maxTtl } from "../common/config.ts";
-import { ticketClaims, tokenClaims, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
+import { ANY_TEAM, ticketClaims, tokenClaims, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
 import { ApiError } from "./errors.ts";
 
 export type AuthVars = { claims: TokenClaims };
@@ -71,8 +71,8 @@ export async function assertNotRevoked(env: Env, team: string, token: { sub: str
 
 /**
  * Authenticate a bearer token and allow only the given roles. Team roles act on their own team; a
- * manager's or admin's token is also checked against its team's revocations here. A field token is
- * checked by the hub inside ingest (no extra call per event batch).
+ * manager's or admin's token is also checked against its team's revocations here, an operator's against the
+ * operators' list (hub "*"). A field token is checked by the hub inside ingest (no extra call per event batch).
  */
 export function requireRole(...roles: Role[]) {
   return createMiddleware<{ Bindings: Env; Variables: AuthVars }>(async (c, next) => {
@@ -84,6 +84,8 @@ export function requireRole(...roles: Role[]) {
       throw new ApiError(403, "forbidden", `role '${claims.role}' may not do this; needs ${roles.join(" or ")}`);
     }
     if (claims.role === "manager" || claims.role === "admin") await assertNotRevoked(c.env, claims.team, claims);
+    // Operators' revocations live in the TeamHub named "*", which no team can be named (protocol/claims.ts).
+    if (claims.role === "operator") await assertNotRevoked(c.env, ANY_TEAM, claims);
     c.set("claims", claims);
     await next();
   });

@@ -77,16 +77,33 @@ deviceAdmin.get("/v1/admin/devices", requireRole("admin", "operator"), async (c)
   });
 });
 
+/** Revoke one device: the hub first (it is what refuses the device), then Postgres mirrors it for the list. */
+async function revokeDevice(env: Env, team: string, deviceId: string): Promise<Date> {
+  const done = await env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)).revoke({ jti: deviceId, forever: true });
+  const revokedAt = new Date(done.at);
+  await withDb(env, ({ db }) => db.update(devices).set({ revokedAt }).where(and(eq(devices.deviceId, deviceId), isNull(devices.revokedAt))));
+  return revokedAt;
+}
+
+/**
+ * A person's tracker devices that are still live, revoked one by one (POST /v1/admin/tokens/revoke with `user`:
+ * someone who leaves loses their phone's token and their Traccar/OwnTracks keys together). A device registered
+ * afterwards works. Idempotent, so a retry after a failure finishes the job.
+ */
+export async function revokeDevicesOf(env: Env, team: string, user: string): Promise<string[]> {
+  const live = await withDb(env, ({ db }) =>
+    db.select({ deviceId: devices.deviceId }).from(devices).where(and(eq(devices.teamId, team), eq(devices.userId, user), isNull(devices.revokedAt))),
+  );
+  for (const { deviceId } of live) await revokeDevice(env, team, deviceId);
+  return live.map((d) => d.deviceId);
+}
+
 deviceAdmin.post("/v1/admin/devices/:id/revoke", requireRole("admin", "operator"), async (c) => {
   // The key names its team; an admin of another team gets 403, as for any other team's resource.
   const device = await verifyDeviceId(c.req.param("id"), c.env.AUTH_SECRET);
   if (!device) throw new ApiError(404, "not_found", "no such device");
   scopedTeam(c.get("claims"), device.team);
-  // The hub first: it is what refuses the device. Postgres only mirrors it for the list; a retry fixes a lost update.
-  const done = await c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(device.team)).revoke({ jti: device.deviceId, forever: true });
-  const revokedAt = new Date(done.at);
-  await withDb(c.env, ({ db }) =>
-    db.update(devices).set({ revokedAt }).where(and(eq(devices.deviceId, device.deviceId), isNull(devices.revokedAt))),
-  );
+  // A retry fixes a lost Postgres update: the hub's refusal is what counts.
+  const revokedAt = await revokeDevice(c.env, device.team, device.deviceId);
   return c.json({ deviceId: device.deviceId, team: device.team, user: device.user, revokedAt: revokedAt.toISOString() }, 200);
 });

@@ -226,6 +226,36 @@ describe("/v1/compat/osmand", () => {
   });
 });
 
+describe("a person's devices go with their tokens", () => {
+  it("POST /v1/admin/tokens/revoke { user } revokes every tracker device of that person (for good); a device registered later works", async () => {
+    const team = newTeam();
+    const admin = await tokenFor(team, "admin");
+    const [phone, watch, colleague] = [await register(team, "leaver"), await register(team, "leaver"), await register(team, "stays")];
+    expect((await osmandGet(`id=${phone.deviceId}&lat=1&lon=2&timestamp=${nowS() - 5}`)).status).toBe(200);
+
+    const res = await call("/v1/admin/tokens/revoke", { method: "POST", token: admin, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user: "leaver" }) });
+    expect(res.status).toBe(200);
+    const body = await res.json<{ revokedDevices: string[] }>();
+    expect(body.revokedDevices.sort()).toEqual([phone.deviceId, watch.deviceId].sort());
+
+    expect((await osmandGet(`id=${phone.deviceId}&lat=1&lon=2&timestamp=${nowS()}`)).status).toBe(404);
+    expect((await owntracks(watch, { _type: "location", lat: 1, lon: 2, tst: nowS() })).status).toBe(401);
+    expect((await osmandGet(`id=${colleague.deviceId}&lat=1&lon=2&timestamp=${nowS()}`)).status).toBe(200);
+    const list = await (await call("/v1/admin/devices", { token: admin })).json<{ devices: { deviceId: string; revokedAt: string | null }[] }>();
+    const revoked = new Map(list.devices.map((d) => [d.deviceId, d.revokedAt]));
+    expect(revoked.get(phone.deviceId)).toEqual(expect.any(String));
+    expect(revoked.get(watch.deviceId)).toEqual(expect.any(String));
+    expect(revoked.get(colleague.deviceId)).toBeNull();
+
+    // Nothing is left to revoke the second time; a device registered afterwards is a new credential and works.
+    const again = await call("/v1/admin/tokens/revoke", { method: "POST", token: admin, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user: "leaver" }) });
+    expect(await again.json()).toMatchObject({ revokedDevices: [] });
+    const rejoined = await register(team, "leaver");
+    expect((await osmandGet(`id=${rejoined.deviceId}&lat=1&lon=2&timestamp=${nowS()}`)).status).toBe(200);
+    expect(await storedFixes(team)).toHaveLength(3);
+  });
+});
+
 describe("limits like /v1/events", () => {
   it("caps the body (413) and rate-limits per device (429 + Retry-After), another device unaffected", async () => {
     const team = newTeam();

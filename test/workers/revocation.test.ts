@@ -72,6 +72,31 @@ describe("POST /v1/admin/tokens/revoke", () => {
   });
 });
 
+describe("operator tokens", () => {
+  it("are revoked like any other (team \"*\", by an operator only): refused on every route, other operators unaffected", async () => {
+    const leaked = await tokenFor("any", "operator", `ops-${crypto.randomUUID().slice(0, 6)}`);
+    const other = await tokenFor("any", "operator");
+    expect((await call("/metrics", { token: leaked })).status).toBe(200);
+    // An admin cannot touch the operators' list; an operator must name it.
+    expect((await revoke(await tokenFor(newTeam(), "admin"), { team: "*", jti: claimsOf(leaked).jti })).status).toBe(403);
+    expect((await revoke(other, { team: "nope*", jti: claimsOf(leaked).jti })).status).toBe(400);
+
+    const res = await revoke(other, { team: "*", jti: claimsOf(leaked).jti });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ team: "*", jti: claimsOf(leaked).jti });
+    await expectRevoked(await call("/metrics", { token: leaked }));
+    await expectRevoked(await call("/v1/metrics", { token: leaked }));
+    await expectRevoked(await revoke(leaked, { team: "*", jti: claimsOf(other).jti }));
+    expect((await call("/metrics", { token: other })).status).toBe(200);
+
+    // By subject: every operator token of that person issued until now.
+    const person = `ops-${crypto.randomUUID().slice(0, 6)}`;
+    const mine = await tokenFor("any", "operator", person);
+    expect((await revoke(other, { team: "*", user: person })).status).toBe(200);
+    await expectRevoked(await call("/metrics", { token: mine }));
+  });
+});
+
 describe("tickets are single use", () => {
   it("the second open with the same ticket is refused", async () => {
     const team = newTeam();
