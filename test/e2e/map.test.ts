@@ -63,11 +63,20 @@ describe("live map page (wrangler dev + Chromium)", () => {
   }
 
   /** Open the map as a manager of `team` on the offline basemap; resolves once the first snapshot is drawn. */
-  async function openMap(team: string, query = "?style=none"): Promise<Page> {
+  async function openMap(team: string, query = "?style=none", role: "manager" | "admin" = "manager"): Promise<Page> {
     const page = await newPage();
-    const token = await tokenFor(worker.plan, team, "manager", "mgr-1", "Maria Manager");
+    const token = await tokenFor(worker.plan, team, role, "mgr-1", "Maria Manager");
     await page.goto(`${worker.url}/map/${query}#token=${token}`);
     await page.waitForFunction(() => document.body.dataset.connection === "open" && document.body.dataset.map === "ready" && Number(document.body.dataset.snapshots) >= 1, undefined, { timeout: MAP_READY_MS });
+    return page;
+  }
+
+  /** A manager's map in another tab of the same browser context (closed with it). */
+  async function openManagerBeside(team: string): Promise<Page> {
+    const page = await context!.newPage();
+    const token = await tokenFor(worker.plan, team, "manager", "mgr-2", "Mo Manager");
+    await page.goto(`${worker.url}/map/?style=none#token=${token}`);
+    await page.waitForFunction(() => document.body.dataset.connection === "open" && Number(document.body.dataset.snapshots) >= 1, undefined, { timeout: MAP_READY_MS });
     return page;
   }
 
@@ -523,6 +532,37 @@ describe("live map page (wrangler dev + Chromium)", () => {
     await post(ida, [{ id: crypto.randomUUID(), type: "knock", at: Date.now(), lat: HOME.lat, lng: HOME.lng, outcome: "other" }]);
     await expect.poll(() => page.locator("#knocks-list li").count(), { timeout: FRAME_MS }).toBe(251);
     expect(await page.evaluate(() => (document.activeElement?.closest("li") as HTMLElement | null)?.dataset.knockId)).toBe(focusedId);
+  });
+
+  // The control server is the dialer (a real receiver that verifies signatures); a test scripts its answers.
+  it("lets an admin send a lead the dialer refused again: Stopped → Send again → Delivered, a manager sees no button", async () => {
+    const team = newTeam();
+    const control = `http://127.0.0.1:${worker.plan.controlPort}`;
+    const lead = crypto.randomUUID();
+    // The dialer answers 410 (stop: do not retry) once, then takes it.
+    await fetch(`${control}/dialer/script`, { method: "POST", body: JSON.stringify({ leadId: lead, statuses: [410], otherwise: 204 }) });
+    const page = await openMap(team, "?style=none", "admin");
+    const manager = await openManagerBeside(team);
+    await post(await tokenFor(worker.plan, team, "field", "uma", "Uma"), [
+      { id: lead, type: "lead", at: Date.now(), name: "Refused Rita", phone: "+49 30 5550111", interest: "hot", address: "Torstraße 1" },
+    ]);
+    await page.locator("#tab-leads").click();
+    const row = page.locator(`#leads-list li[data-lead-id="${lead}"]`);
+    await page.waitForFunction((id) => document.querySelector<HTMLElement>(`#leads-list li[data-lead-id="${id}"]`)?.dataset.dialer === "stopped", lead, { timeout: FRAME_MS });
+    expect(await row.locator(".lead-dialer").textContent()).toMatch(/^Stopped/);
+    // A manager reads the same status but may not resend (admin only).
+    await manager.locator("#tab-leads").click();
+    await manager.waitForFunction((id) => document.querySelector<HTMLElement>(`#leads-list li[data-lead-id="${id}"]`)?.dataset.dialer === "stopped", lead, { timeout: FRAME_MS });
+    expect(await manager.locator(`#leads-list li[data-lead-id="${lead}"] .lead-redeliver`).count()).toBe(0);
+
+    await row.locator(".lead-redeliver").click();
+    await page.waitForFunction((id) => document.querySelector<HTMLElement>(`#leads-list li[data-lead-id="${id}"]`)?.dataset.dialer === "delivered", lead, { timeout: FRAME_MS });
+    expect(await row.locator(".lead-dialer").textContent()).toMatch(/^Delivered/);
+    expect(await row.locator(".lead-note").textContent()).toBe("Queued to send again.");
+    expect(await row.locator(".lead-redeliver").count()).toBe(0);
+    // The dialer got it twice, both signed, the same webhook id (its idempotency key); answered 410 then 204.
+    const received = (await (await fetch(`${control}/dialer/received?leadId=${lead}`)).json()) as { verified: boolean; answered: number }[];
+    expect(received.map((r) => [r.verified, r.answered])).toEqual([[true, 410], [true, 204]]);
   });
 
   // Waits on the server: leads in the snapshot/frames with `dialer`.

@@ -81,7 +81,7 @@ export function dialerText(d: LeadDialer | undefined): string {
     case "delivered":
       return d.deliveredAt ? `Delivered ${fmt.shortClock(d.deliveredAt)}` : "Delivered";
     case "stopped":
-      return "Stopped";
+      return `Stopped — the dialer refused it${d.lastError ? ` (${d.lastError})` : ""}`;
     case "dead":
       return `Failed — gave up after ${fmt.plural(d.attempts, "attempt")}`;
     case "off":
