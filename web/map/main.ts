@@ -198,6 +198,7 @@ class LiveMapSession {
   }
 
   private bindTabs(): void {
+    const FILTERED_PANES = new Set(["pane-people", "pane-leads", "pane-knocks"]);
     const tabs = [...document.querySelectorAll<HTMLButtonElement>('.tabs [role="tab"]')];
     const select = (tab: HTMLButtonElement, focus: boolean) => {
       for (const t of tabs) {
@@ -207,6 +208,10 @@ class LiveMapSession {
         byId(t.getAttribute("aria-controls")!, HTMLElement).hidden = !on;
       }
       document.body.dataset.tab = tab.id.replace(/^tab-/, "");
+      // The filters say what the map shows, and the people, leads and knocks lists follow them: they head
+      // whichever of those panes is open (scrolling with it, so a phone's short sheet keeps its list room).
+      const pane = byId(tab.getAttribute("aria-controls")!, HTMLElement);
+      if (FILTERED_PANES.has(pane.id)) pane.prepend(byId("filters", HTMLFieldSetElement));
       if (focus) tab.focus();
       if (tab.id === "tab-history") this.historyPanel.renderPeople();
       if (tab.id === "tab-knocks") this.knocksList.shown();
