@@ -11,20 +11,33 @@ import { z } from "zod";
 import { ANY_TEAM, ROLES, signToken, tokenClaims, type MaxTtl } from "../protocol/auth.ts";
 import { ensureLocalSecrets } from "./dev-vars.ts";
 
-const { values } = parseArgs({
-  options: {
-    team: { type: "string" },
-    user: { type: "string" },
-    role: { type: "string", default: "field" },
-    name: { type: "string" },
-    ttl: { type: "string", default: String(12 * 3600) },
-  },
-});
-
 const usage = `usage: npm run token -- --team T --user U --role ${ROLES.join("|")} [--name N] [--ttl S]  (an operator takes no --team)`;
 function fail(problems: string[]): never {
   process.stderr.write(`${usage}\n${problems.join("\n")}\n`);
   process.exit(2);
+}
+
+function readArgs() {
+  try {
+    return parseArgs({
+      options: {
+        team: { type: "string" },
+        user: { type: "string" },
+        role: { type: "string", default: "field" },
+        name: { type: "string" },
+        ttl: { type: "string", default: String(12 * 3600) },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    // An unknown option or a missing value: the usage line, not a stack trace.
+    return fail([err instanceof Error ? err.message : String(err)]);
+  }
+}
+const values = readArgs();
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
 }
 
 const secrets = ensureLocalSecrets();

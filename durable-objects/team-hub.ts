@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { BufferedEvent } from "../db/bulk.ts";
-import type { IngestEvent, LeadEvent, LeadStatus } from "../protocol/events.ts";
+import type { EventKind, IngestEvent, LeadEvent, LeadStatus } from "../protocol/events.ts";
 import type { QueueFigures } from "../protocol/metrics.ts";
 import { clientMessage, LIVE_PROTOCOL, PING, PONG, type KnocksPage, type LiveQueue, type Snapshot } from "../protocol/live.ts";
 import { AccessList, type RevokeRequest, type TokenRef } from "./access.ts";
@@ -50,6 +50,13 @@ export interface IngestInput {
   receivedAt: number;
 }
 
+/** An event whose id already belongs to an event of another kind: `at` is its index in the ingest call's events. */
+export interface IdConflict {
+  at: number;
+  id: string;
+  kind: EventKind;
+}
+
 export interface HubIngestResult {
   /** The token was revoked: nothing was taken (the Worker answers 401). */
   revoked?: true;
@@ -59,6 +66,8 @@ export interface HubIngestResult {
   /** Ids of the refused events (backpressure), so a client knows exactly what to keep. */
   refusedIds: string[];
   leads: LeadStatus[];
+  /** Events refused because their id is already another kind's event (`at`: index in `events`). */
+  conflicts: IdConflict[];
   /** Set when buffered kinds were refused under backpressure. */
   retryAfterS?: number;
 }
@@ -132,7 +141,7 @@ export class TeamHub extends DurableObject<Env> {
       const now = Date.now();
       // What Postgres does not hold yet: the id set and the live picture start from the buffer.
       this.buffer = new BatchBuffer(this.sql, (events, userId, receivedAt) => {
-        for (const e of events) this.ids.add(e.id);
+        for (const e of events) this.ids.add(e.id, e.type);
         this.live.apply(liveDelta(events, userId, undefined), now);
       });
       this.alarmAt = await ctx.storage.getAlarm();
@@ -143,21 +152,24 @@ export class TeamHub extends DurableObject<Env> {
 
   async ingest(input: IngestInput): Promise<HubIngestResult> {
     const { teamId, userId, receivedAt } = input;
-    if (this.access.isRevoked(input.token)) return { revoked: true, accepted: 0, duplicates: 0, refused: 0, refusedIds: [], leads: [] };
+    if (this.access.isRevoked(input.token)) return { revoked: true, accepted: 0, duplicates: 0, refused: 0, refusedIds: [], leads: [], conflicts: [] };
     this.knowTeam(teamId);
     const wasEmpty = this.buffer.depth === 0;
 
-    // The first occurrence of an id wins, in this batch and against everything recently seen.
+    // The first occurrence of an id wins, in this batch and against everything recently seen. The same id
+    // on an event of another kind is no resend: it is refused, never counted as a duplicate (a lead would be lost).
     const fresh: IngestEvent[] = [];
-    const inBatch = new Set<string>();
+    const inBatch = new Map<string, EventKind>();
+    const conflicts: IdConflict[] = [];
     let duplicates = 0;
-    for (const e of input.events) {
-      if (inBatch.has(e.id) || this.ids.has(e.id)) duplicates += 1;
-      else {
-        inBatch.add(e.id);
+    input.events.forEach((e, at) => {
+      const seen = inBatch.get(e.id) ?? this.ids.kindOf(e.id);
+      if (seen === undefined) {
+        inBatch.set(e.id, e.type);
         fresh.push(e);
-      }
-    }
+      } else if (seen === e.type) duplicates += 1;
+      else conflicts.push({ at, id: e.id, kind: seen });
+    });
     const leads = fresh.filter(isLead);
     // Backpressure refuses only the kinds that wait in the buffer: a lead is always taken.
     const others = fresh.filter((e) => !isLead(e));
@@ -174,7 +186,7 @@ export class TeamHub extends DurableObject<Env> {
     });
     duplicates += leads.length - newLeads.length;
     const accepted = [...newLeads, ...buffered];
-    for (const e of accepted) this.ids.add(e.id);
+    for (const e of accepted) this.ids.add(e.id, e.type);
     this.counters.acceptedTotal += accepted.length;
     this.counters.duplicatesTotal += duplicates;
     this.counters.refusedTotal += refused;
@@ -200,8 +212,10 @@ export class TeamHub extends DurableObject<Env> {
     const pull = newLeads.filter((l) => !rejectedLeads.has(l.id)).map((l) => this.outbox.bodyOf(l.id)).filter((b): b is string => b !== null);
     if (pull.length > 0) this.ctx.waitUntil(pushDialerPull(this.env, teamId, pull));
 
-    // Every lead of the request is reported, resent ones too: the phone learns where each stands.
-    const leadIds = [...new Set(input.events.filter(isLead).map((l) => l.id))];
+    // Every lead of the request is reported, resent ones too: the phone learns where each stands. A lead
+    // refused for its id (another kind's) is in `conflicts` instead.
+    const conflicting = new Set(conflicts.map((c) => input.events[c.at]!));
+    const leadIds = [...new Set(input.events.filter((e) => isLead(e) && !conflicting.has(e)).map((l) => l.id))];
     const status = this.outbox.storageStatus(leadIds);
     const result: HubIngestResult = {
       accepted: accepted.length,
@@ -209,6 +223,7 @@ export class TeamHub extends DurableObject<Env> {
       refused,
       refusedIds: refused ? others.map((e) => e.id) : [],
       leads: leadIds.map((id) => ({ id, status: status.get(id) ?? "queued" })),
+      conflicts,
     };
     if (refused > 0) result.retryAfterS = this.retryAfter();
     return result;
@@ -460,8 +475,8 @@ export class TeamHub extends DurableObject<Env> {
     try {
       const history = await readLiveHistory(this.env, teamId, Date.now(), this.tunables.LEAD_WRITE_TIMEOUT_MS);
       this.live.merge(history, Date.now());
-      for (const k of history.knocks) this.ids.add(k.id);
-      for (const l of history.leads) this.ids.add(l.id);
+      for (const k of history.knocks) this.ids.add(k.id, "knock");
+      for (const l of history.leads) this.ids.add(l.id, "lead");
       this.snapshotCache = null;
     } catch (err) {
       // The map still shows what the buffer holds; tried again after a pause, never once per request.

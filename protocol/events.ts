@@ -82,6 +82,13 @@ export const locationEvent = z.object({
 /** How a knock was placed: a fresh fix, the last known one (its accuracy and age tell the truth), a pin, or an address only. */
 export const POSITION_SOURCES = ["gps", "last_known", "pin", "address"] as const;
 
+/** Both or neither: half a position is no position (the knock's and the lead's rule). */
+const positionPair = z.superRefine((v: { lat?: number; lng?: number }, ctx) => {
+  if ((v.lat === undefined) !== (v.lng === undefined)) {
+    ctx.addIssue({ code: "custom", path: [v.lat === undefined ? "lat" : "lng"], message: "lat and lng come together" });
+  }
+});
+
 export const knockEvent = z
   .object({
     ...base,
@@ -96,10 +103,9 @@ export const knockEvent = z
     notes: z.optional(text(2_000)),
   })
   .check(
+    positionPair,
     z.superRefine((k, ctx) => {
-      if ((k.lat === undefined) !== (k.lng === undefined)) {
-        ctx.addIssue({ code: "custom", path: [k.lat === undefined ? "lat" : "lng"], message: "lat and lng come together" });
-      } else if (k.lat === undefined && !k.address) {
+      if (k.lat === undefined && k.lng === undefined && !k.address) {
         ctx.addIssue({ code: "custom", path: ["address"], message: "is required when the knock has no position (lat/lng)" });
       }
     }),
@@ -174,7 +180,7 @@ export const leadEvent = z.object({
   lng: z.optional(lng),
   notes: z.optional(text(2_000)),
   interest: z.optional(z.enum(LEAD_INTEREST)),
-});
+}).check(positionPair);
 
 export const ingestEvent = z.discriminatedUnion("type", [locationEvent, knockEvent, activityEvent, leadEvent]);
 export type IngestEvent = z.infer<typeof ingestEvent>;
@@ -211,15 +217,20 @@ export function toIssues(error: z.core.$ZodError, prefix: readonly PropertyKey[]
   return error.issues.map((i) => ({ path: issuePath([...prefix, ...i.path]), message: i.message }));
 }
 
-/** Validate each event on its own: valid ones are kept, each invalid one is reported with its index and id. */
-export function partitionEvents(raw: readonly unknown[]): { valid: IngestEvent[]; rejected: RejectedEvent[] } {
+/**
+ * Validate each event on its own: valid ones are kept (with their index in the request, `indexes[i]` for
+ * `valid[i]`), each invalid one is reported with its index and id.
+ */
+export function partitionEvents(raw: readonly unknown[]): { valid: IngestEvent[]; indexes: number[]; rejected: RejectedEvent[] } {
   const valid: IngestEvent[] = [];
+  const indexes: number[] = [];
   const rejected: RejectedEvent[] = [];
   raw.forEach((item, index) => {
     const parsed = ingestEvent.safeParse(item);
     if (parsed.success) {
       // The same id twice in one batch is a duplicate, not an error: the buffer counts it.
       valid.push(parsed.data);
+      indexes.push(index);
       return;
     }
     const id = typeof item === "object" && item !== null && typeof (item as { id?: unknown }).id === "string"
@@ -227,7 +238,7 @@ export function partitionEvents(raw: readonly unknown[]): { valid: IngestEvent[]
       : undefined;
     rejected.push({ index, ...(id ? { id } : {}), issues: toIssues(parsed.error, ["events", index]) });
   });
-  return { valid, rejected };
+  return { valid, indexes, rejected };
 }
 
 /** stored: Postgres holds it · queued: it waits in the team's outbox for Postgres · rejected: Postgres refused its content (dead-lettered, never sent to the dialer). */

@@ -5,6 +5,9 @@ import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from
  * the server's schema and the PWA's form, so both refuse the same input. The "min" metadata keeps the PWA
  * bundle small; it checks a number's length per country, not every numbering-plan pattern.
  */
+/** E.164: a country code and number of at most 15 digits. */
+const E164_MAX_DIGITS = 15;
+
 export type PhoneResult = { ok: true; e164: string } | { ok: false; message: string };
 
 /** An ISO 3166-1 alpha-2 region the metadata knows ("US", "ES"), upper-cased; otherwise undefined. */
@@ -27,5 +30,8 @@ export function normalisePhone(input: string, defaultRegion?: string): PhoneResu
   if (!text.startsWith("+") && !region) return { ok: false, message: "must start with + and the country code" };
   const parsed = parsePhoneNumberFromString(text, region);
   if (!parsed || !parsed.isValid()) return { ok: false, message: "is not a valid phone number" };
+  // E.164 has no extensions: dropping one silently would send the dialer to the switchboard.
+  if (parsed.ext) return { ok: false, message: `has an extension (${parsed.ext}): give the number alone and the extension in the notes` };
+  if (parsed.number.length - 1 > E164_MAX_DIGITS) return { ok: false, message: `is longer than ${E164_MAX_DIGITS} digits (E.164)` };
   return { ok: true, e164: parsed.number };
 }

@@ -52,7 +52,7 @@ const revokeRequest = z.union([
 admin.post("/v1/admin/tokens/revoke", requireRole("admin", "operator"), ...jsonBody, async (c) => {
   const req = revokeRequest.safeParse(await readJson(c.req.raw));
   if (!req.success) throw new ApiError(400, "invalid_request", "send { \"jti\": … } or { \"user\": … } (and \"team\" as an operator)", toIssues(req.error));
-  const team = scopedTeam(c.get("claims"), req.data.team);
+  const team = scopedTeam(c.get("claims"), req.data.team, { operatorsList: true });
   if (!team) throw new ApiError(400, "invalid_request", "an operator names the team", [{ path: "team", message: "required for an operator" }]);
   const what = "jti" in req.data ? { jti: req.data.jti } : { user: req.data.user };
   const done = await hubAccess(c.env, team).revoke(what);

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import { verify } from "hono/jwt";
 import { maxTtl } from "../common/config.ts";
-import { ANY_TEAM, ticketClaims, tokenClaims, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
+import { ANY_TEAM, teamId, ticketClaims, tokenClaims, type Role, type TicketClaims, type TokenClaims } from "../protocol/auth.ts";
 import { ApiError } from "./errors.ts";
 
 export type AuthVars = { claims: TokenClaims };
@@ -78,7 +78,10 @@ export function requireRole(...roles: Role[]) {
   return createMiddleware<{ Bindings: Env; Variables: AuthVars }>(async (c, next) => {
     if (!c.env.AUTH_SECRET) throw new Error("AUTH_SECRET is not configured");
     const token = tokenFrom(c.req.raw);
-    if (!token) throw new ApiError(401, "missing_token", "send Authorization: Bearer <token>");
+    if (!token) {
+      if (c.req.header("Authorization")) throw new ApiError(401, "invalid_token", "Authorization must be \"Bearer <token>\": one token, nothing else");
+      throw new ApiError(401, "missing_token", "send Authorization: Bearer <token>");
+    }
     const claims = await verifyToken(token, c.env);
     if (!roles.includes(claims.role)) {
       throw new ApiError(403, "forbidden", `role '${claims.role}' may not do this; needs ${roles.join(" or ")}`);
@@ -95,10 +98,15 @@ export function requireRole(...roles: Role[]) {
  * The team a request acts on: a team role's own team (naming another is 403), or for an operator the
  * team it names (`undefined` when it names none: "every team", where the route allows it).
  */
-export function scopedTeam(claims: TokenClaims, requested: string | undefined): string | undefined {
-  if (claims.role === "operator") return requested;
+export function scopedTeam(claims: TokenClaims, requested: string | undefined, opts: { operatorsList?: boolean } = {}): string | undefined {
+  if (claims.role === "operator") {
+    // Every name an operator sends becomes a Durable Object: only what can be a team id (or "*", where allowed).
+    const ok = requested === undefined || teamId.safeParse(requested).success || (opts.operatorsList === true && requested === ANY_TEAM);
+    if (!ok) throw new ApiError(400, "invalid_request", "team is not a team id", [{ path: "team", message: "must be 1 to 128 characters of [A-Za-z0-9._:-]" }]);
+    return requested;
+  }
   if (requested !== undefined && requested !== claims.team) {
-    throw new ApiError(403, "forbidden", `a ${claims.role} acts on its own team (${claims.team}) only`);
+    throw new ApiError(403, "forbidden", `${claims.role === "admin" ? "an" : "a"} ${claims.role} acts on its own team (${claims.team}) only`);
   }
   return claims.team;
 }

@@ -5,7 +5,8 @@ import { withDb } from "../db/client.ts";
 import { activities, knocks, locations } from "../db/schema.ts";
 import { KNOCK_OUTCOMES, toIssues } from "../protocol/events.ts";
 import { HISTORY_MAX_RANGE_MS, type HistoryCollection, type HistoryKnock } from "../protocol/history.ts";
-import { requireRole, type AuthVars } from "./auth.ts";
+import { userId } from "../protocol/claims.ts";
+import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { buildRoute, type Fix } from "./history-route.ts";
 
@@ -23,12 +24,13 @@ const when = z
   .union([z.coerce.number().int(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
   .refine((t) => t >= EPOCH_FLOOR && t <= Date.now() + FUTURE_SLACK_MS, { message: "must be a date between 2020-01-01 and tomorrow (epoch ms or ISO-8601)" });
 const historyQuery = z
-  .object({ userId: z.string().min(1).max(128), from: when, to: when.optional(), format: z.enum(["points", "geojson"]).default("points") })
+  .object({ userId, from: when, to: when.optional(), format: z.enum(["points", "geojson"]).default("points") })
   .transform((q) => ({ ...q, to: q.to ?? Date.now() }))
   .refine((q) => q.to > q.from, { message: "must be after from", path: ["to"] })
   .refine((q) => q.to - q.from <= HISTORY_MAX_RANGE_MS, { message: "the range may span at most 7 days", path: ["to"] });
 
-const undoMeta = z.object({ knockId: z.string() });
+// Ids are one per lower-cased form (the edge lower-cases event ids; a knockId in meta is a client's text).
+const undoMeta = z.object({ knockId: z.string().transform((id) => id.toLowerCase()) });
 
 /**
  * GET /v1/history?userId&from&to[&format=geojson] — one canvasser's flushed path and knocks for a
@@ -39,7 +41,7 @@ history.get("/v1/history", requireRole("manager", "admin"), async (c) => {
   const q = historyQuery.safeParse(c.req.query());
   if (!q.success) throw new ApiError(400, "invalid_query", "userId and from are required; to and format are optional", toIssues(q.error));
   const { userId, from, to, format } = q.data;
-  const team = c.get("claims").team;
+  const team = scopedTeam(c.get("claims"), c.req.query("team"))!;
   const [fixes, doors, undos] = await withDb(c.env, ({ db }) => {
     const range = (t: typeof locations | typeof knocks | typeof activities, until = to) =>
       and(eq(t.teamId, team), eq(t.userId, userId), gte(t.at, new Date(from)), lte(t.at, new Date(until)));

@@ -15,6 +15,11 @@ export const jsonBody = [
     if (!/^application\/([a-z.+-]*\+)?json\s*(;|$)/i.test(type)) {
       throw new ApiError(415, "unsupported_media_type", "send Content-Type: application/json");
     }
+    // JSON is UTF-8 (RFC 8259): a body declared in another charset would be decoded wrong, so it is refused.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(type)?.[1];
+    if (charset && !/^utf-?8$/i.test(charset)) {
+      throw new ApiError(415, "unsupported_media_type", `JSON is UTF-8: send the body in UTF-8 (charset=${charset} is not accepted)`);
+    }
     await next();
   },
   bodyLimit({
@@ -25,9 +30,20 @@ export const jsonBody = [
   }),
 ] as const;
 
+// ignoreBOM: false — a byte order mark before the JSON text is dropped (RFC 8259 §8.1 lets a parser ignore it).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** The body as JSON: bytes that are not UTF-8 are refused (never replaced by U+FFFD and stored so). */
 export async function readJson(req: Request): Promise<unknown> {
+  let text: string;
   try {
-    return await req.json();
+    text = utf8.decode(await req.arrayBuffer());
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw new ApiError(400, "invalid_json", "the body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     throw new ApiError(400, "invalid_json", "the body is not valid JSON");
   }
@@ -38,7 +54,7 @@ ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, .
   if (!envelope.success) {
     throw new ApiError(400, "invalid_envelope", "the body must be { \"events\": [ …1 to 500 events… ] }", toIssues(envelope.error));
   }
-  const { valid, rejected } = partitionEvents(envelope.data.events);
+  const { valid, indexes, rejected } = partitionEvents(envelope.data.events);
   if (valid.length === 0) {
     throw new ApiError(400, "no_valid_events", "no event in the batch is valid", rejected.flatMap((r) => r.issues), {
       body: { accepted: 0, duplicates: 0, rejected, leads: [] },
@@ -55,6 +71,12 @@ ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, .
     receivedAt: Date.now(),
   });
   if (result.revoked) throw new ApiError(401, "token_revoked", "the token has been revoked; ask your admin for a new one");
+  // An id already held by an event of another kind: refused like any invalid event, by its index in the request.
+  for (const c of result.conflicts) {
+    const index = indexes[c.at]!;
+    rejected.push({ index, id: c.id, issues: [{ path: `events.${index}.id`, message: `is already the id of a ${c.kind} event: every event needs its own id` }] });
+  }
+  rejected.sort((a, b) => a.index - b.index);
   const body: IngestResult = { accepted: result.accepted, duplicates: result.duplicates, rejected, leads: result.leads };
   if (result.refused > 0) {
     c.header("Retry-After", String(result.retryAfterS ?? 30));

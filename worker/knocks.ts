@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { MARKS_MS, SNAPSHOT_KNOCKS } from "../protocol/live.ts";
 import { toIssues } from "../protocol/events.ts";
-import { requireRole, type AuthVars } from "./auth.ts";
+import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 
 export const knocks = new Hono<{ Bindings: Env; Variables: AuthVars }>();
@@ -19,7 +19,7 @@ const pageQuery = z.object({
 knocks.get("/v1/knocks", requireRole("manager", "admin"), async (c) => {
   const q = pageQuery.safeParse({ before: c.req.query("before"), limit: c.req.query("limit") });
   if (!q.success) throw new ApiError(400, "invalid_request", "the page query is not valid", toIssues(q.error));
-  const team = c.get("claims").team;
+  const team = scopedTeam(c.get("claims"), c.req.query("team"))!;
   const hub = c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(team));
   const page = await hub.knocksPage(q.data.before ?? Date.now() + MARKS_MS, q.data.limit);
   return c.json(page);

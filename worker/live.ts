@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { signTicket } from "../protocol/auth.ts";
 import { LIVE_PROTOCOL } from "../protocol/live.ts";
-import { assertNotRevoked, requireRole, verifyTicket, type AuthVars } from "./auth.ts";
+import { assertNotRevoked, requireRole, scopedTeam, verifyTicket, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 
 export const live = new Hono<{ Bindings: Env; Variables: AuthVars }>();
@@ -84,7 +84,7 @@ live.post("/v1/live/ticket", requireRole("manager", "admin"), async (c) => {
 
 /** The same picture as the socket's snapshot, over REST: a first paint, or a polling fallback. */
 live.get("/v1/positions/latest", requireRole("manager", "admin"), async (c) => {
-  const team = c.get("claims").team;
+  const team = scopedTeam(c.get("claims"), c.req.query("team"))!;
   return c.json(await c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(team)).snapshot());
 });
 

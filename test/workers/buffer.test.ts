@@ -173,6 +173,44 @@ describe("ids are per team, lower-cased, first occurrence wins", () => {
   });
 });
 
+describe("one id, one event, whatever its kind", () => {
+  it("a lead reusing a location's id, or a knock's in the same batch, is refused with its path — never answered \"queued\" and lost", async () => {
+    const team = newTeam();
+    const token = await tokenFor(team);
+    const fix = locationEvent();
+    expect((await postEvents(token, [fix])).status).toBe(202);
+    const reused = leadEvent({ id: fix.id.toUpperCase(), name: "Reused Rita" });
+    const res = await postEvents(token, [locationEvent(), reused]);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [{ index: 1, id: fix.id, issues: [{ path: "events.1.id", message: "is already the id of a location event: every event needs its own id" }] }],
+      leads: [],
+    });
+
+    const knock = knockEvent();
+    const sameBatch = await postEvents(token, [knock, leadEvent({ id: knock.id, name: "Twin" }), { ...knock }]);
+    expect(await sameBatch.json()).toMatchObject({
+      accepted: 1,
+      duplicates: 1,
+      rejected: [{ index: 1, id: knock.id, issues: [{ path: "events.1.id", message: expect.stringMatching(/knock event/) }] }],
+      leads: [],
+    });
+
+    // A real lead beside them is taken; a resend of it is a duplicate with its status.
+    const lead = leadEvent();
+    expect(await (await postEvents(token, [lead])).json()).toMatchObject({ accepted: 1, leads: [{ id: lead.id, status: "stored" }] });
+    expect(await (await postEvents(token, [lead])).json()).toMatchObject({ accepted: 0, duplicates: 1, rejected: [], leads: [{ id: lead.id, status: "stored" }] });
+
+    await hubFor(team).flush();
+    expect(await sql("SELECT id FROM leads WHERE team_id = $1", [team])).toEqual([{ id: lead.id }]);
+    expect(await countRows("locations", [fix.id])).toBe(1);
+    expect(await countRows("knocks", [knock.id])).toBe(1);
+    expect(await received(fix.id)).toEqual([]);
+  });
+});
+
 describe("the object's meter", () => {
   it("costs at most 0.2 billed rows per event at 20-event batches (50 canvassers × 4 batches, one flush)", async () => {
     const team = newTeam();

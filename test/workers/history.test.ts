@@ -34,7 +34,8 @@ describe("GET /v1/history", () => {
     const walk2 = Array.from({ length: 5 }, (_, i) => locationEvent({ at: after + i * min, lat: 52.51 + i * 0.0005, lng: 13.41 }));
     const kept = knockEvent({ at: t0 + 3 * min, lat: 52.5, lng: 13.4015, outcome: "interested" });
     const undone = knockEvent({ at: t0 + 4 * min, lat: 52.5, lng: 13.402, outcome: "no_answer" });
-    const undo = activityEvent({ at: t0 + 4 * min + 5_000, kind: "knock_undo", meta: { knockId: undone.id, outcome: "no_answer" } });
+    // The undo names the knock in upper case: ids are one per lower-cased form, here as on the live map.
+    const undo = activityEvent({ at: t0 + 4 * min + 5_000, kind: "knock_undo", meta: { knockId: undone.id.toUpperCase(), outcome: "no_answer" } });
     const ivy = await tokenFor(team, "field", "ivy");
     expect((await postEvents(ivy, [...walk1, ...stand, ...walk2, kept, undone, undo])).status).toBe(202);
     await hubFor(team).flush();
@@ -71,6 +72,12 @@ describe("GET /v1/history", () => {
     const missing = await call(`/v1/history?from=${Date.now() - 1000}`, { token: manager });
     expect(missing.status).toBe(400);
     expect(await missing.json()).toMatchObject({ error: { code: "invalid_query", issues: [{ path: "userId" }] } });
+    // A user id no token could carry (NUL, a space) is a 400, never a query Postgres refuses (a 500).
+    for (const bad of ["%00", "a%20b", "x%0Ay"]) {
+      const res = await call(`/v1/history?userId=${bad}&from=${Date.now() - 1000}`, { token: manager });
+      expect(res.status, bad).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: "invalid_query", issues: [{ path: "userId" }] } });
+    }
     const tooLong = await call(`/v1/history?userId=u&from=${Date.now() - 8 * 86_400_000}`, { token: manager });
     expect(tooLong.status).toBe(400);
     expect(await tooLong.json()).toMatchObject({ error: { issues: [{ path: "to", message: "the range may span at most 7 days" }] } });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { sign } from "hono/jwt";
 import { describe, expect, it } from "vitest";
-import { call, locationEvent, newTeam, postEvents, tokenFor } from "./helpers.ts";
+import { call, hubFor, leadEvent, locationEvent, newTeam, postEvents, sql, tokenFor } from "./helpers.ts";
 
 const json = { "Content-Type": "application/json" };
 const now = () => Math.floor(Date.now() / 1000);
@@ -151,5 +151,91 @@ describe("API headers", () => {
       expect(res.headers.get("Content-Security-Policy")).toContain("frame-ancestors 'none'");
       await res.body?.cancel();
     }
+  });
+});
+
+// What an outside probe found (2026-12-06): each class, not just its example.
+describe("bodies are UTF-8 JSON, or refused", () => {
+  const post = (token: string, body: BodyInit, type = "application/json") => call("/v1/events", { method: "POST", token, headers: { "Content-Type": type }, body });
+
+  it("invalid UTF-8 is a 400 (never stored as U+FFFD); another charset is a 415; UTF-8 with or without a BOM is taken", async () => {
+    const team = newTeam();
+    const token = await tokenFor(team);
+    const event = (kind: string) => ({ id: crypto.randomUUID(), type: "activity", at: Date.now(), kind });
+    const bytes = (text: string, tail: number[]) => new Uint8Array([...new TextEncoder().encode(text), ...tail]);
+
+    const e = event("x");
+    const invalid = bytes(`{"events":[{"id":"${e.id}","type":"activity","at":${e.at},"kind":"x`, [0xff, 0xfe, ...new TextEncoder().encode('"}]}')]);
+    const res = await post(token, invalid);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "invalid_json", message: expect.stringMatching(/UTF-8/) } });
+
+    const latin1 = await post(token, JSON.stringify({ events: [event("caf\u00e9")] }), "application/json; charset=iso-8859-1");
+    expect(latin1.status).toBe(415);
+    expect(await latin1.json()).toMatchObject({ error: { code: "unsupported_media_type", message: expect.stringMatching(/UTF-8/) } });
+
+    const fine = event("caf\u00e9");
+    expect((await post(token, JSON.stringify({ events: [fine] }), "application/json; charset=UTF-8")).status).toBe(202);
+    const bom = event("bom");
+    expect((await post(token, bytes("", [0xef, 0xbb, 0xbf, ...new TextEncoder().encode(JSON.stringify({ events: [bom] }))]))).status).toBe(202);
+    await hubFor(team).flush();
+    expect(await sql("SELECT kind FROM activities WHERE team_id = $1 ORDER BY kind", [team])).toEqual([{ kind: "bom" }, { kind: "caf\u00e9" }]);
+  });
+});
+
+describe("an Authorization header that is not one Bearer token", () => {
+  it("is told so (invalid_token), not that the token is missing", async () => {
+    const token = await tokenFor(newTeam());
+    for (const header of [`Bearer ${token} ${token}`, `Bearer ${token}, Bearer ${token}`, `Basic ${btoa("a:b")}`, token]) {
+      const res = await call("/v1/events", { method: "POST", headers: { ...json, Authorization: header }, body: JSON.stringify({ events: [locationEvent()] }) });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: { code: "invalid_token", message: expect.stringMatching(/one token/) } });
+    }
+    await expectError(await call("/v1/events", { method: "POST", headers: json, body: "{}" }), 401, "missing_token");
+  });
+});
+
+describe("?team= is a team id, and a team role's own", () => {
+  it("an operator's ?team= that cannot be a team id is a 400 naming team (no 500, no object made for it)", async () => {
+    const operator = await tokenFor("any", "operator");
+    for (const path of ["/v1/metrics?team=%00", "/v1/admin/devices?team=%00", `/v1/admin/devices?team=${"t".repeat(300)}`, "/v1/metrics?team=a%20b", "/v1/metrics?team=*"]) {
+      const res = await call(path, { token: operator });
+      expect(res.status, path).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { issues: [{ path: "team" }] } });
+    }
+    const redeliver = await call(`/v1/admin/leads/${crypto.randomUUID()}/redeliver?team=%00`, { method: "POST", token: operator });
+    expect(redeliver.status).toBe(400);
+  });
+
+  it("a manager naming another team on the map's routes is refused (403), as on every other route", async () => {
+    const manager = await tokenFor(newTeam(), "manager");
+    const other = newTeam();
+    for (const path of [`/v1/positions/latest?team=${other}`, `/v1/knocks?team=${other}`, `/v1/history?userId=u&from=${Date.now() - 1000}&team=${other}`, `/v1/metrics?team=${other}`]) {
+      await expectError(await call(path, { token: manager }), 403, "forbidden");
+    }
+  });
+});
+
+describe("leads: what the dialer gets is what was meant", () => {
+  it("a phone with an extension or longer than E.164 is refused with its path; a half position is refused as for knocks", async () => {
+    const team = newTeam();
+    const events = [
+      leadEvent({ phone: "+44 20 7946 0958 ext. 123" }),
+      leadEvent({ phone: "+31 6 1234 5678;ext=9" }),
+      leadEvent({ phone: "+49 30 1234567890123" }),
+      leadEvent({ lat: 52.1 }),
+      leadEvent({ lng: 4.1 }),
+      leadEvent({ phone: "+44 20 7946 0958", lat: 52.1, lng: 4.1 }),
+    ];
+    const res = await postEvents(await tokenFor(team), events);
+    expect(res.status).toBe(202);
+    const body = await res.json<{ accepted: number; rejected: { index: number; issues: { path: string; message: string }[] }[] }>();
+    expect(body.accepted).toBe(1);
+    expect(body.rejected.map((r) => [r.index, r.issues[0]!.path])).toEqual([
+      [0, "events.0.phone"], [1, "events.1.phone"], [2, "events.2.phone"], [3, "events.3.lng"], [4, "events.4.lat"],
+    ]);
+    expect(body.rejected[0]!.issues[0]!.message).toMatch(/extension \(123\)/);
+    expect(body.rejected[2]!.issues[0]!.message).toMatch(/15 digits/);
+    expect(await sql("SELECT phone FROM leads WHERE team_id = $1", [team])).toEqual([{ phone: "+442079460958" }]);
   });
 });

@@ -29,6 +29,7 @@ function messageFor(field: Field, message: string): string {
   if (field === "name" && message === "is required") return t.lead.required;
   if (field === "email") return t.lead.emailInvalid;
   if (field === "phone" && message.startsWith("must start with +")) return t.lead.phoneNeedsRegion;
+  if (field === "phone" && message.startsWith("has an extension")) return t.lead.other(LABEL.phone(), message);
   if (field === "phone") return t.lead.phoneInvalid;
   return t.lead.other(LABEL[field](), message);
 }
