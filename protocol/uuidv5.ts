@@ -1,7 +1,7 @@
 /**
- * UUIDv5 (RFC 9562 §5.5): SHA-1 of a namespace and a name. The same device and fix time always give the
- * same id, so a tracker's resend or a re-uploaded offline buffer is one event (issue 15). Lower-case, as
- * every event id is compared.
+ * UUIDv5 (RFC 9562 §5.5): SHA-1 of a namespace and a name. The same device, fix time and position always
+ * give the same id, so a tracker's resend or a re-uploaded offline buffer is one event (issue 15), while two
+ * different fixes never share one. Lower-case, as every event id is compared.
  */
 
 /** The namespace of tracker fixes; fixed forever: changing it would make every resend a new event. */
@@ -34,7 +34,20 @@ export async function uuidv5(name: string, namespace: string): Promise<string> {
   return formatUuid(hash);
 }
 
-/** The event id of one tracker fix: the device and the fix time (epoch ms) name it. */
-export function fixId(deviceId: string, atMs: number): Promise<string> {
-  return uuidv5(`${deviceId}\n${atMs}`, FIX_NAMESPACE);
+/** What names a fix: its time (epoch ms) and its position as parsed. */
+export interface FixKey {
+  at: number;
+  lat: number;
+  lng: number;
+}
+
+/**
+ * The event id of one tracker fix: the device, the fix time (epoch ms) and the position (lat, lng as parsed
+ * numbers: `52.10` and `52.1` are one position) name it. A record without a time of its own is stamped on
+ * arrival: `arrivalIndex` (its index in the request) tells apart two such records of one request, which share
+ * the arrival time. Such a fix cannot be deduplicated against a later resend (it arrives at another time).
+ */
+export function fixId(deviceId: string, fix: FixKey, arrivalIndex?: number): Promise<string> {
+  const name = `${deviceId}\n${fix.at}\n${fix.lat}\n${fix.lng}${arrivalIndex === undefined ? "" : `\narrival#${arrivalIndex}`}`;
+  return uuidv5(name, FIX_NAMESPACE);
 }

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { decodeOsmAnd, decodeOwnTracks, osmandDeviceId, toLocationEvents, type Decoded, type Fix, type OsmAndRequest } from "../protocol/compat.ts";
+import { log } from "../common/log.ts";
+import { decodeOsmAnd, decodeOwnTracks, osmandDeviceId, toLocationEvents, type Decoded, type DecodedFix, type OsmAndRequest } from "../protocol/compat.ts";
 import { verifyDeviceId, verifyDeviceLogin, type DeviceIdentity } from "../protocol/device-key.ts";
 import { MAX_BODY_BYTES } from "../protocol/events.ts";
 import { ApiError } from "./errors.ts";
@@ -9,8 +10,12 @@ import { deviceKey, RATE_LIMIT_PERIOD_S } from "./rate-limit.ts";
 /**
  * Tracker apps (issue 15): Traccar Client / OsmAnd and OwnTracks post here with a device key
  * (protocol/device-key.ts), verified without a lookup. Each fix becomes a `location` event with an id
- * made of the device and the fix time, and goes through the team's TeamHub exactly as a PWA batch does:
- * batching, backpressure, the live map, exactly once.
+ * made of the device, the fix time and the position, and goes through the team's TeamHub exactly as a PWA
+ * batch does: batching, backpressure, the live map, exactly once.
+ *
+ * Records are judged one by one (a Traccar Client batch holds up to 500): the valid ones are stored and the
+ * answer is 200 — Traccar Client treats anything else as a failure and resends its whole buffer — with the
+ * refused records and dropped measurements in the body; 400 only when no record is valid.
  */
 export const compat = new Hono<{ Bindings: Env }>();
 
@@ -70,13 +75,41 @@ function hubOf(env: Env, device: DeviceIdentity) {
 /** What the hub checks revocation against: the device id as the jti (revoked forever), a subject of its own. */
 const tokenOf = (device: DeviceIdentity) => ({ sub: `device:${device.deviceId}`, jti: device.deviceId, iat: 0 });
 
-function fixesOrRefuse(decoded: Decoded): Fix[] {
-  if (!decoded.ok) throw new ApiError(400, "invalid_fix", `the fix is not valid: ${decoded.issues.map((i) => `${i.path} ${i.message}`).join("; ")}`, decoded.issues);
+/** The tracker protocol a request came in by, for the log. */
+type Route = "osmand" | "owntracks";
+
+/**
+ * Refused records and dropped measurements are logged (one line per request, counts first: what Workers Logs
+ * sums) — never the device id, which is the credential. 400 when nothing is left to store.
+ */
+function fixesOrRefuse(route: Route, device: DeviceIdentity, decoded: Decoded): DecodedFix[] {
+  const refusedIssues = decoded.refused.flatMap((r) => r.issues);
+  if (refusedIssues.length > 0 || decoded.dropped.length > 0) {
+    log({
+      event: "compat_fix_issues",
+      route,
+      team: device.team,
+      user: device.user,
+      fixes: decoded.fixes.length,
+      refused: decoded.refused.length,
+      dropped: decoded.dropped.length,
+      issues: [...refusedIssues, ...decoded.dropped].slice(0, 20),
+    });
+  }
+  if (decoded.fixes.length === 0 && refusedIssues.length > 0) {
+    throw new ApiError(400, "invalid_fix", `the fix is not valid: ${refusedIssues.map((i) => `${i.path} ${i.message}`).join("; ")}`, refusedIssues);
+  }
   return decoded.fixes;
 }
 
+/** What a partly taken request is told (200): how many fixes were taken, the records refused, the measurements dropped. */
+function partialReport(decoded: Decoded): Record<string, unknown> | null {
+  if (decoded.refused.length === 0 && decoded.dropped.length === 0) return null;
+  return { accepted: decoded.fixes.length, refused: decoded.refused, dropped: decoded.dropped };
+}
+
 /** Through the TeamHub like a PWA batch. Returns false when the device is revoked; throws 503 under backpressure. */
-async function ingestFixes(env: Env, device: DeviceIdentity, fixes: readonly Fix[], receivedAt: number): Promise<boolean> {
+async function ingestFixes(env: Env, device: DeviceIdentity, fixes: readonly DecodedFix[], receivedAt: number): Promise<boolean> {
   const events = await toLocationEvents(device.deviceId, fixes);
   const result = await hubOf(env, device).ingest({ teamId: device.team, userId: device.user, token: tokenOf(device), events, receivedAt });
   if (result.revoked) return false;
@@ -97,9 +130,12 @@ compat.on(["GET", "POST"], "/v1/compat/osmand", limitBody, async (c) => {
   if (!device) throw unknownOsmAnd();
   await limitDevice(c.env, device);
   const receivedAt = Date.now();
-  const fixes = fixesOrRefuse(decodeOsmAnd(req, receivedAt));
+  const decoded = decodeOsmAnd(req, receivedAt);
+  const fixes = fixesOrRefuse("osmand", device, decoded);
   if (!(await ingestFixes(c.env, device, fixes, receivedAt))) throw unknownOsmAnd();
-  return c.body(null, 200);
+  // Empty, as Traccar answers, unless something was refused or dropped: then the apps' log shows what.
+  const report = partialReport(decoded);
+  return report ? c.json(report, 200) : c.body(null, 200);
 });
 
 /** OwnTracks offers HTTP Basic (user = device id, password = its secret); `Bearer <deviceId>:<secret>` also works. */
@@ -129,13 +165,17 @@ compat.post("/v1/compat/owntracks", limitBody, async (c) => {
   if (!device) throw unauthorizedOwnTracks();
   await limitDevice(c.env, device);
   const text = (await c.req.text()).trim();
-  const fixes = fixesOrRefuse(decodeOwnTracks(text === "" ? undefined : parseJson(text)));
+  const decoded = decodeOwnTracks(text === "" ? undefined : parseJson(text));
+  const fixes = fixesOrRefuse("owntracks", device, decoded);
   if (fixes.length === 0) {
     // Nothing to store (another _type, an empty body), but a revoked device still hears so.
     if (!(await hubOf(c.env, device).authorize(tokenOf(device)))) throw unauthorizedOwnTracks();
   } else if (!(await ingestFixes(c.env, device, fixes, Date.now()))) {
     throw unauthorizedOwnTracks();
   }
-  // HTTP mode answers with messages for the app (friends, cards): none.
+  // HTTP mode answers with messages for the app (friends, cards): none. The body must stay an array of
+  // messages (OwnTracks Android resends a message whose answer it cannot parse), so a dropped measurement
+  // is named in a header (the tracker's field names only: ASCII) and in the log.
+  if (decoded.dropped.length > 0) c.header("Fieldpulse-Dropped", [...new Set(decoded.dropped.map((i) => i.path))].join(", "));
   return c.json([], 200);
 });

@@ -77,12 +77,24 @@ deviceAdmin.get("/v1/admin/devices", requireRole("admin", "operator"), async (c)
   });
 });
 
-/** Revoke one device: the hub first (it is what refuses the device), then Postgres mirrors it for the list. */
+/**
+ * Revoke one device: the hub first (it is what refuses the device), then Postgres mirrors it for the list.
+ * Answers the time Postgres keeps — the first revocation's: revoking again changes nothing, so it tells the same
+ * time the list shows (the hub's time only if Postgres has no row for the device).
+ */
 async function revokeDevice(env: Env, team: string, deviceId: string): Promise<Date> {
   const done = await env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)).revoke({ jti: deviceId, forever: true });
-  const revokedAt = new Date(done.at);
-  await withDb(env, ({ db }) => db.update(devices).set({ revokedAt }).where(and(eq(devices.deviceId, deviceId), isNull(devices.revokedAt))));
-  return revokedAt;
+  const now = new Date(done.at);
+  return withDb(env, async ({ db }) => {
+    const [updated] = await db
+      .update(devices)
+      .set({ revokedAt: now })
+      .where(and(eq(devices.deviceId, deviceId), isNull(devices.revokedAt)))
+      .returning({ revokedAt: devices.revokedAt });
+    if (updated?.revokedAt) return updated.revokedAt;
+    const [kept] = await db.select({ revokedAt: devices.revokedAt }).from(devices).where(eq(devices.deviceId, deviceId)).limit(1);
+    return kept?.revokedAt ?? now;
+  });
 }
 
 /**

@@ -115,7 +115,7 @@ describe("/v1/compat/osmand", () => {
     expect(rows[5]!.speed).toBeCloseTo(40 * KNOTS_TO_MS, 9);
     expect(rows[5]).toMatchObject({ heading: 7.19889788244, lat: 40.7232948571 });
     expect(rows[6]).toMatchObject({ battery: 0.87, altitude: 350.059479 });
-    expect(rows[3]!.id).toBe(await fixId(d.deviceId, (t + 4) * 1000));
+    expect(rows[3]!.id).toBe(await fixId(d.deviceId, { at: (t + 4) * 1000, lat: 60, lng: 30 }));
   });
 
   it("stores the Traccar Client JSON (application/json, and sent as form-urlencoded): m/s kept, heading -1 and battery -1 → none", async () => {
@@ -182,6 +182,120 @@ describe("/v1/compat/osmand", () => {
     expect((await hubFor(team).figures()).duplicatesTotal).toBeGreaterThanOrEqual(9);
   });
 
+  it("stores every record of a batch without timestamps (each stamped on arrival, each its own fix)", async () => {
+    const team = newTeam();
+    const d = await register(team, "untimed");
+    const before = Date.now();
+    const body = { device_id: d.deviceId, location: [{ coords: { latitude: 52.6, longitude: 4.6 } }, { coords: { latitude: 1, longitude: 1 } }, { coords: { latitude: 2, longitude: 2 } }, { coords: { latitude: 2, longitude: 2 } }] };
+    const res = await osmandPost(JSON.stringify(body), "application/json");
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("");
+    const rows = await storedFixes(team);
+    expect(rows.map((r) => [r.lat, r.lng]).sort()).toEqual([[1, 1], [2, 2], [2, 2], [52.6, 4.6]]);
+    expect(new Set(rows.map((r) => r.at_ms)).size).toBe(1);
+    expect(rows[0]!.at_ms).toBeGreaterThanOrEqual(before);
+  });
+
+  it("keeps two fixes of one time at two places; a resend of one timestamped fix (any app, any spelling) is still one row", async () => {
+    const team = newTeam();
+    const d = await register(team, "twoplaces");
+    const t = nowS() - 300;
+    expect((await osmandGet(`id=${d.deviceId}&timestamp=${t}&lat=52.1&lon=4.3`)).status).toBe(200);
+    expect((await osmandGet(`id=${d.deviceId}&timestamp=${t}&lat=52.2&lon=4.3`)).status).toBe(200);
+    // Resends: the same fix again, spelt `52.10`, with another speed, as Traccar JSON, and through OwnTracks.
+    expect((await osmandGet(`id=${d.deviceId}&timestamp=${t}&lat=52.10&lon=4.30&speed=5`)).status).toBe(200);
+    const json = { device_id: d.deviceId, location: { timestamp: new Date(t * 1000).toISOString(), coords: { latitude: 52.1, longitude: 4.3 } } };
+    expect((await osmandPost(JSON.stringify(json), "application/json")).status).toBe(200);
+    expect((await owntracks(d, { _type: "location", lat: 52.2, lon: 4.3, tst: t })).status).toBe(200);
+    const rows = await storedFixes(team);
+    expect(rows.map((r) => [r.at_ms, r.lat, r.lng]).sort((a, b) => a[1]! - b[1]!)).toEqual([[t * 1000, 52.1, 4.3], [t * 1000, 52.2, 4.3]]);
+    expect(rows.map((r) => r.id).sort()).toEqual([await fixId(d.deviceId, { at: t * 1000, lat: 52.1, lng: 4.3 }), await fixId(d.deviceId, { at: t * 1000, lat: 52.2, lng: 4.3 })].sort());
+  });
+
+  it("stores the valid records of a batch with a bad one (200, the bad one named in the body), each exactly once on a resend; 400 when none is valid", async () => {
+    const team = newTeam();
+    const d = await register(team, "mixed");
+    const t = nowS() - 120;
+    const at = (s: number) => new Date((t + s) * 1000).toISOString();
+    const batch = {
+      device_id: d.deviceId,
+      location: [
+        { timestamp: at(0), coords: { latitude: 52, longitude: 4 } },
+        { timestamp: at(1), coords: { latitude: 95, longitude: 4 } },
+        { timestamp: at(2), coords: { latitude: 52.001, longitude: 4 } },
+        { timestamp: "1999-12-31T23:59:59Z", coords: { latitude: 52, longitude: 4 } },
+      ],
+    };
+    for (let send = 0; send < 2; send++) {
+      const res = await osmandPost(JSON.stringify(batch), "application/json");
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({
+        accepted: 2,
+        refused: [
+          { index: 1, issues: [{ path: "location.1.coords.latitude", message: "must be between -90 and 90 (degrees)" }] },
+          { index: 3, issues: [{ path: "location.3.timestamp", message: "is before 2000-01-01" }] },
+        ],
+        dropped: [],
+      });
+    }
+    const rows = await storedFixes(team);
+    expect(rows.map((r) => [r.at_ms, r.lat])).toEqual([[t * 1000, 52], [(t + 2) * 1000, 52.001]]);
+
+    const none = await osmandPost(JSON.stringify({ device_id: d.deviceId, location: [batch.location[1], batch.location[3]] }), "application/json");
+    expect(none.status).toBe(400);
+    const body = await none.json<{ error: { code: string; issues: { path: string }[] } }>();
+    expect(body.error.code).toBe("invalid_fix");
+    expect(body.error.issues.map((i) => i.path)).toEqual(["location.0.coords.latitude", "location.1.timestamp"]);
+    expect(await storedFixes(team)).toHaveLength(2);
+  });
+
+  it("answers a batch of 501 records 400 'at most 500 records' (500 are taken)", async () => {
+    const team = newTeam();
+    const d = await register(team, "big");
+    const t = nowS() - 3_000;
+    const records = (n: number) => Array.from({ length: n }, (_, i) => ({ timestamp: new Date((t + i) * 1000).toISOString(), coords: { latitude: 1, longitude: 1 } }));
+    const tooMany = await osmandPost(JSON.stringify({ device_id: d.deviceId, location: records(501) }), "application/json");
+    expect(tooMany.status).toBe(400);
+    const body = await tooMany.json<{ error: { message: string; issues: { path: string; message: string }[] } }>();
+    expect(body.error.message).toContain("at most 500 records");
+    expect(body.error.issues).toEqual([{ path: "location", message: expect.stringContaining("at most 500 records") }]);
+    expect((await osmandPost(JSON.stringify({ device_id: d.deviceId, location: records(500) }), "application/json")).status).toBe(200);
+    expect(await storedFixes(team)).toHaveLength(500);
+  });
+
+  it("stores a fix with batt=150 without its battery and says 'batt must be 0–100 (%)'; speed in knots the same", async () => {
+    const team = newTeam();
+    const d = await register(team, "battery");
+    const t = nowS() - 30;
+    const res = await osmandGet(`id=${d.deviceId}&lat=52&lon=4&timestamp=${t}&batt=150&speed=2500&accuracy=8`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      accepted: 1,
+      refused: [],
+      dropped: [
+        { path: "speed", message: "must be 0–1943.8 (knots)" },
+        { path: "batt", message: "must be 0–100 (%)" },
+      ],
+    });
+    const [row] = await storedFixes(team);
+    expect(row).toMatchObject({ at_ms: t * 1000, lat: 52, lng: 4, accuracy: 8, battery: null, speed: null });
+    // A bad position still refuses the fix, and the 400 names every bad field.
+    const bad = await osmandGet(`id=${d.deviceId}&lat=95&lon=4&timestamp=${t + 1}&batt=150`);
+    expect(bad.status).toBe(400);
+    expect((await bad.json<{ error: { message: string } }>()).error.message).toBe("the fix is not valid: lat must be between -90 and 90 (degrees); batt must be 0–100 (%)");
+  });
+
+  it("refuses numbers in hex or exponent form (lat=0x10, lat=1e1): 400 'must be a number', nothing stored", async () => {
+    const team = newTeam();
+    const d = await register(team, "hex");
+    for (const q of [`lat=0x10&lon=4`, `lat=1e1&lon=4`, `lat=52&lon=0x4`, `location=0x10,4`]) {
+      const res = await osmandGet(`id=${d.deviceId}&${q}&timestamp=${nowS()}`);
+      expect(res.status, q).toBe(400);
+      expect((await res.json<{ error: { message: string } }>()).error.message, q).toMatch(/(lat|lon) must be a number$/);
+    }
+    expect(await storedFixes(team)).toHaveLength(0);
+  });
+
   it("refuses an unknown device with 404: a plain id, a forged key, another deployment's key", async () => {
     const d = await register(newTeam());
     expect((await osmandGet(`id=48241179&lat=1&lon=2`)).status).toBe(404);
@@ -197,7 +311,7 @@ describe("/v1/compat/osmand", () => {
     await register(teamA, "ann");
     const b = await register(teamB, "ann");
     expect((await osmandGet(`id=${b.deviceId}&team=${teamA}&teamId=${teamA}&lat=1&lon=2&timestamp=${nowS() - 2}`)).status).toBe(200);
-    // Another second: one device and one fix time are one event, whichever app sent it.
+    // Another second and place: one device, fix time and position are one event, whichever app sent it.
     expect((await owntracks(b, { _type: "location", lat: 1.5, lon: 2.5, tst: nowS() - 1, topic: `owntracks/${teamA}/ann` })).status).toBe(200);
     expect(await storedFixes(teamB)).toHaveLength(2);
     expect(await storedFixes(teamA)).toHaveLength(0);
@@ -212,14 +326,20 @@ describe("/v1/compat/osmand", () => {
     expect((await call(`/v1/admin/devices/fpd1.nope.nope/revoke`, { method: "POST", token: await tokenFor(team, "admin") })).status).toBe(404);
     const revoke = await call(`/v1/admin/devices/${d.deviceId}/revoke`, { method: "POST", token: await tokenFor(team, "admin") });
     expect(revoke.status).toBe(200);
-    expect(await revoke.json()).toMatchObject({ deviceId: d.deviceId, team, user: "gone", revokedAt: expect.any(String) });
+    const first = await revoke.json<{ revokedAt: string }>();
+    expect(first).toMatchObject({ deviceId: d.deviceId, team, user: "gone", revokedAt: expect.any(String) });
+    // Revoking again changes nothing and says so: the first time, the one Postgres keeps and the list shows.
+    await new Promise((r) => setTimeout(r, 5));
+    const again = await call(`/v1/admin/devices/${d.deviceId}/revoke`, { method: "POST", token: await tokenFor(team, "admin") });
+    expect(again.status).toBe(200);
+    expect((await again.json<{ revokedAt: string }>()).revokedAt).toBe(first.revokedAt);
 
     expect((await osmandGet(`id=${d.deviceId}&lat=1&lon=2&timestamp=${nowS()}`)).status).toBe(404);
     expect((await owntracks(d, { _type: "location", lat: 1, lon: 2, tst: nowS() })).status).toBe(401);
     expect((await owntracks(d, undefined)).status).toBe(401);
     expect(await storedFixes(team)).toHaveLength(1);
     const list = await (await call("/v1/admin/devices", { token: await tokenFor(team, "admin") })).json<{ devices: { revokedAt: string | null }[] }>();
-    expect(list.devices[0]!.revokedAt).toEqual(expect.any(String));
+    expect(list.devices[0]!.revokedAt).toBe(first.revokedAt);
     // Another device of the same person is not touched.
     const other = await register(team, "gone");
     expect((await osmandGet(`id=${other.deviceId}&lat=1&lon=2&timestamp=${nowS()}`)).status).toBe(200);
@@ -298,6 +418,21 @@ describe("/v1/compat/owntracks", () => {
     const bad = await owntracks(d, { _type: "location", lat: 91, lon: 2, tst });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { issues: [{ path: "lat" }] } });
+  });
+
+  it("stores a location with batt 150 or vel 4000 km/h without them (200 [], named in Fieldpulse-Dropped); a bad lat still 400", async () => {
+    const team = newTeam();
+    const d = await register(team, "otto-batt");
+    const tst = nowS() - 20;
+    const res = await owntracks(d, { _type: "location", lat: 48.85, lon: 2.29, tst, batt: 150, vel: 4000, acc: 12 });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([]);
+    expect(res.headers.get("Fieldpulse-Dropped")).toBe("batt, vel");
+    const [row] = await storedFixes(team);
+    expect(row).toMatchObject({ at_ms: tst * 1000, lat: 48.85, lng: 2.29, accuracy: 12, battery: null, speed: null });
+    const bad = await owntracks(d, { _type: "location", lat: 48.85, lon: 200, tst, batt: 150 });
+    expect(bad.status).toBe(400);
+    expect((await bad.json<{ error: { message: string } }>()).error.message).toBe("the fix is not valid: lon must be between -180 and 180 (degrees); batt must be 0–100 (%)");
   });
 
   it("accepts and ignores other _types and empty bodies; Bearer id:secret works; a wrong password is 401", async () => {
