@@ -13,7 +13,8 @@ const PROTOCOL_BEARER = /(?:^|,)\s*bearer\.([A-Za-z0-9_\-.]+)\s*(?:,|$)/;
 export function tokenFrom(req: Request): string | undefined {
   const header = req.headers.get("Authorization");
   if (header) return BEARER.exec(header)?.[1];
-  const protocols = req.headers.get("Sec-WebSocket-Protocol");
+  // Only a WebSocket upgrade may carry it there; a REST call sends the Authorization header.
+  const protocols = req.headers.get("Upgrade")?.toLowerCase() === "websocket" ? req.headers.get("Sec-WebSocket-Protocol") : null;
   if (protocols) return PROTOCOL_BEARER.exec(protocols)?.[1];
   return undefined;
 }

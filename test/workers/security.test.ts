@@ -192,6 +192,9 @@ describe("an Authorization header that is not one Bearer token", () => {
       expect(await res.json()).toMatchObject({ error: { code: "invalid_token", message: expect.stringMatching(/one token/) } });
     }
     await expectError(await call("/v1/events", { method: "POST", headers: json, body: "{}" }), 401, "missing_token");
+    // The subprotocol carries a token only for a WebSocket upgrade: a REST call with it alone has none.
+    const viaProtocol = { ...json, "Sec-WebSocket-Protocol": `fieldpulse.v1, bearer.${token}` };
+    await expectError(await call("/v1/events", { method: "POST", headers: viaProtocol, body: JSON.stringify({ events: [locationEvent()] }) }), 401, "missing_token");
   });
 });
 
