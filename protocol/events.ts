@@ -11,7 +11,7 @@ export { BUFFERED_KINDS, EVENT_KINDS, KNOCK_OUTCOMES, LEAD_INTEREST, type EventK
 
 // Device clocks drift and offline queues replay old events; refuse only the absurd.
 // 2000: trackers replay years-old fixes and publish their examples with 2013 clocks; before that is a broken clock.
-const EARLIEST_AT = Date.UTC(2000, 0, 1);
+export const EARLIEST_AT = Date.UTC(2000, 0, 1);
 const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
 
 /** `at`: ISO-8601 string or epoch milliseconds; normalised to epoch ms. */
@@ -21,7 +21,12 @@ export const eventTime = z
     z.pipe(z.iso.datetime({ offset: true }), z.transform((s: string) => Date.parse(s))),
   ], { error: "must be an ISO-8601 date-time or epoch milliseconds" })
   .check(
-    z.refine((ms) => ms >= EARLIEST_AT, { error: "is before 2000-01-01" }),
+    z.refine((ms) => ms >= EARLIEST_AT, {
+      error: (issue) =>
+        typeof issue.input === "number" && issue.input * 1000 >= EARLIEST_AT && issue.input * 1000 <= Date.now() + MAX_FUTURE_MS
+          ? "is before 2000-01-01: epoch seconds? `at` takes epoch milliseconds"
+          : "is before 2000-01-01",
+    }),
     z.refine((ms) => ms <= Date.now() + MAX_FUTURE_MS, { error: "is more than a day in the future" }),
   );
 
@@ -136,7 +141,7 @@ const jsonObject = z.custom<Record<string, unknown>>().check(
         if (depth > MAX_META_DEPTH) return void ctx.addIssue({ code: "custom", path, message: `must be at most ${MAX_META_DEPTH} levels deep` });
         for (const [key, child] of Object.entries(v)) {
           const problem = storableTextProblem(key);
-          if (problem) return void ctx.addIssue({ code: "custom", path, message: `key ${JSON.stringify(key)} ${problem}` });
+          if (problem) return void ctx.addIssue({ code: "custom", path: [...path, key], message: `key ${JSON.stringify(key)} ${problem}` });
           stack.push({ v: child, path: [...path, Array.isArray(v) ? Number(key) : key], depth: depth + 1 });
         }
       } else if (typeof v !== "boolean" && v !== null) {
@@ -174,7 +179,8 @@ export const leadEvent = z.object({
   type: z.literal("lead"),
   name: text(200, 1, "is required"),
   phone: z.optional(phone),
-  email: z.optional(z.email({ error: "is not an email address" }).check(z.maxLength(320), storable)),
+  // Trimmed first, like every other text field (a pasted address often ends in a space).
+  email: z.optional(z.pipe(z.string().check(z.trim()), z.email({ error: "is not an email address" }).check(z.maxLength(320), storable))),
   address: z.optional(text(500)),
   lat: z.optional(lat),
   lng: z.optional(lng),

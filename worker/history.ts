@@ -9,22 +9,15 @@ import { userId } from "../protocol/claims.ts";
 import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
 import { buildRoute, type Fix } from "./history-route.ts";
+import { queryTime } from "./query-time.ts";
 
 export const history = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
 const MAX_POINTS = 20_000;
 /** An undo comes seconds after its knock; look this far past `to` for undos of knocks inside the range. */
 const UNDO_LOOKAHEAD_MS = 3_600_000;
-/** Earliest date a query may name: nothing of this service is older. */
-const EPOCH_FLOOR = Date.UTC(2020, 0, 1);
-const FUTURE_SLACK_MS = 86_400_000;
-
-/** Epoch ms or ISO-8601, and a real date this service could hold (not year 287,000: `new Date` would throw). */
-const when = z
-  .union([z.coerce.number().int(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
-  .refine((t) => t >= EPOCH_FLOOR && t <= Date.now() + FUTURE_SLACK_MS, { message: "must be a date between 2020-01-01 and tomorrow (epoch ms or ISO-8601)" });
 const historyQuery = z
-  .object({ userId, from: when, to: when.optional(), format: z.enum(["points", "geojson"]).default("points") })
+  .object({ userId, from: queryTime, to: queryTime.optional(), format: z.enum(["points", "geojson"]).default("points") })
   .transform((q) => ({ ...q, to: q.to ?? Date.now() }))
   .refine((q) => q.to > q.from, { message: "must be after from", path: ["to"] })
   .refine((q) => q.to - q.from <= HISTORY_MAX_RANGE_MS, { message: "the range may span at most 7 days", path: ["to"] });

@@ -4,11 +4,12 @@ import { MARKS_MS, SNAPSHOT_KNOCKS } from "../protocol/live.ts";
 import { toIssues } from "../protocol/events.ts";
 import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 import { ApiError } from "./errors.ts";
+import { queryTime } from "./query-time.ts";
 
 export const knocks = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
 const pageQuery = z.object({
-  before: z.coerce.number().int().nonnegative().max(8.64e15).optional(),
+  before: queryTime.optional(),
   limit: z.coerce.number().int().min(1).max(SNAPSHOT_KNOCKS).default(SNAPSHOT_KNOCKS),
 });
 

@@ -242,3 +242,34 @@ describe("leads: what the dialer gets is what was meant", () => {
     expect(await sql("SELECT phone FROM leads WHERE team_id = $1", [team])).toEqual([{ phone: "+442079460958" }]);
   });
 });
+
+describe("messages that say what to send", () => {
+  it("`at` in epoch seconds, a meta key Postgres refuses, an email with a trailing space", async () => {
+    const team = newTeam();
+    const seconds = locationEvent({ at: Math.floor(Date.now() / 1000) });
+    const badKey = { id: crypto.randomUUID(), type: "activity", at: Date.now(), kind: "k", meta: { outer: { "k\u0000": 1 } } };
+    const spaced = leadEvent({ email: "  ada@example.org " });
+    const res = await postEvents(await tokenFor(team), [seconds, badKey, spaced]);
+    const body = await res.json<{ accepted: number; rejected: { index: number; issues: { path: string; message: string }[] }[] }>();
+    expect(body.accepted).toBe(1);
+    expect(body.rejected).toEqual([
+      { index: 0, id: seconds.id, issues: [{ path: "events.0.at", message: "is before 2000-01-01: epoch seconds? `at` takes epoch milliseconds" }] },
+      { index: 1, id: badKey.id, issues: [{ path: "events.1.meta.outer.k\u0000", message: expect.stringMatching(/^key "k\\u0000" must not contain the NUL/) }] },
+    ]);
+    expect(await sql("SELECT email FROM leads WHERE team_id = $1", [team])).toEqual([{ email: "ada@example.org" }]);
+  });
+
+  it("query times: epoch ms or ISO-8601 with a zone, from 2000 (what ingest takes) — the same on history and knocks pages", async () => {
+    const team = newTeam();
+    const manager = await tokenFor(team, "manager");
+    // A tracker's 2015 fix is stored; its day can be read back.
+    expect((await call(`/v1/history?userId=u&from=2015-01-01T00:00:00Z&to=2015-01-02T00:00:00Z`, { token: manager })).status).toBe(200);
+    expect((await call(`/v1/knocks?before=${encodeURIComponent(new Date().toISOString())}`, { token: manager })).status).toBe(200);
+    for (const path of [`/v1/history?userId=u&from=abc`, `/v1/history?userId=u&from=2026-12-06T05:00:00`, `/v1/knocks?before=abc`, `/v1/knocks?before=1999-12-31T00:00:00Z`]) {
+      const res = await call(path, { token: manager });
+      expect(res.status, path).toBe(400);
+      const { error } = await res.json<{ error: { issues: { path: string; message: string }[] } }>();
+      expect(error.issues[0]!.message, path).toMatch(/epoch milliseconds or an ISO-8601 date-time with a zone/);
+    }
+  });
+});
