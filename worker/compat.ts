@@ -131,6 +131,8 @@ compat.on(["GET", "POST"], "/v1/compat/osmand", limitBody, async (c) => {
   await limitDevice(c.env, device);
   const receivedAt = Date.now();
   const decoded = decodeOsmAnd(req, receivedAt);
+  // A revoked device hears 404 whatever it sends (a bad fix too): the answer that makes its user act.
+  if (decoded.fixes.length === 0 && !(await hubOf(c.env, device).authorize(tokenOf(device)))) throw unknownOsmAnd();
   const fixes = fixesOrRefuse("osmand", device, decoded);
   if (!(await ingestFixes(c.env, device, fixes, receivedAt))) throw unknownOsmAnd();
   // Empty, as Traccar answers, unless something was refused or dropped: then the apps' log shows what.
@@ -166,11 +168,10 @@ compat.post("/v1/compat/owntracks", limitBody, async (c) => {
   await limitDevice(c.env, device);
   const text = (await c.req.text()).trim();
   const decoded = decodeOwnTracks(text === "" ? undefined : parseJson(text));
+  // Nothing to store (another _type, an empty body, a bad fix), but a revoked device still hears 401 first.
+  if (decoded.fixes.length === 0 && !(await hubOf(c.env, device).authorize(tokenOf(device)))) throw unauthorizedOwnTracks();
   const fixes = fixesOrRefuse("owntracks", device, decoded);
-  if (fixes.length === 0) {
-    // Nothing to store (another _type, an empty body), but a revoked device still hears so.
-    if (!(await hubOf(c.env, device).authorize(tokenOf(device)))) throw unauthorizedOwnTracks();
-  } else if (!(await ingestFixes(c.env, device, fixes, Date.now()))) {
+  if (fixes.length > 0 && !(await ingestFixes(c.env, device, fixes, Date.now()))) {
     throw unauthorizedOwnTracks();
   }
   // HTTP mode answers with messages for the app (friends, cards): none. The body must stay an array of

@@ -335,6 +335,9 @@ describe("/v1/compat/osmand", () => {
     expect((await again.json<{ revokedAt: string }>()).revokedAt).toBe(first.revokedAt);
 
     expect((await osmandGet(`id=${d.deviceId}&lat=1&lon=2&timestamp=${nowS()}`)).status).toBe(404);
+    // Revoked comes first: a bad fix from a revoked device is told the device is gone, not that the fix is bad.
+    expect((await osmandGet(`id=${d.deviceId}&lat=99&lon=2&timestamp=${nowS()}`)).status).toBe(404);
+    expect((await owntracks(d, { _type: "location", lat: 99, lon: 2, tst: nowS() })).status).toBe(401);
     expect((await owntracks(d, { _type: "location", lat: 1, lon: 2, tst: nowS() })).status).toBe(401);
     expect((await owntracks(d, undefined)).status).toBe(401);
     expect(await storedFixes(team)).toHaveLength(1);
