@@ -28,7 +28,7 @@ neonConfig.webSocketConstructor = ws;
 import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrateDatabase } from "../dev/migrate.ts";
 import { startWsProxy } from "../dev/ws-proxy.ts";
-import { ingestEvent } from "../protocol/events.ts";
+import { ingestEvent } from "../protocol/ingest.ts";
 
 // pg-copy-streams ships no types (and we add no @types package): type the one function we use.
 const { from: copyFrom } = createRequire(import.meta.url)("pg-copy-streams") as {

@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { COLUMNS, TABLE } from "../db/bulk.ts";
 import { withDb } from "../db/client.ts";
-import { ingestEnvelope, partitionEvents, toIssues } from "../protocol/events.ts";
+import { ingestEnvelope, toIssues } from "../protocol/events.ts";
+import { partitionEvents } from "../protocol/ingest.ts";
 import { errorBody } from "../protocol/errors.ts";
 import { requireRole, type AuthVars } from "../worker/auth.ts";
 import { ApiError } from "../worker/errors.ts";

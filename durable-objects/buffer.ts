@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { EVENT_KINDS, ingestEvent, type EventKind, type IngestEvent } from "../protocol/events.ts";
+import { EVENT_KINDS, type EventKind } from "../protocol/events.ts";
+import { ingestEvent, type IngestEvent } from "../protocol/ingest.ts";
 import type { MeteredSql } from "./storage.ts";
 
 /** What the flush policy and the figures need of one buffered request, kept in memory. */

@@ -1,5 +1,4 @@
 import { z } from "zod/mini";
-import { normalisePhone } from "./phone.ts";
 
 /** Limits of the ingest contract (README "API", docs/architecture.md "Ingest"). */
 export const MAX_EVENTS_PER_BATCH = 500;
@@ -31,8 +30,8 @@ export const eventTime = z
   );
 
 const between = (min: number, max: number) => z.number().check(z.gte(min), z.lte(max));
-const lat = between(-90, 90);
-const lng = between(-180, 180);
+export const lat = between(-90, 90);
+export const lng = between(-180, 180);
 const upTo = (max: number) => z.number().check(z.nonnegative(), z.lte(max));
 
 /**
@@ -45,18 +44,18 @@ export function storableTextProblem(s: string): string | null {
   if (LONE_SURROGATE.test(s)) return "must not contain a lone surrogate (malformed UTF-16)";
   return null;
 }
-const storable = z.superRefine((s: string, ctx) => {
+export const storable = z.superRefine((s: string, ctx) => {
   const problem = storableTextProblem(s);
   if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 /** Trimmed, at most `max` characters (at least `min`), storable. */
-const text = (max: number, min = 0, error?: string) =>
+export const text = (max: number, min = 0, error?: string) =>
   z.string().check(z.trim(), ...(min > 0 ? [z.minLength(min, error ? { error } : undefined)] : []), z.maxLength(max), storable);
 
 /** Ids are compared as Postgres compares uuids: the lower-case form is the one id. */
 const eventId = z.uuid({ error: "must be a UUID" }).check(z.toLowerCase());
 
-const base = {
+export const base = {
   id: eventId,
   at: eventTime,
 };
@@ -88,7 +87,7 @@ export const locationEvent = z.object({
 export const POSITION_SOURCES = ["gps", "last_known", "pin", "address"] as const;
 
 /** Both or neither: half a position is no position (the knock's and the lead's rule). */
-const positionPair = z.superRefine((v: { lat?: number; lng?: number }, ctx) => {
+export const positionPair = z.superRefine((v: { lat?: number; lng?: number }, ctx) => {
   if ((v.lat === undefined) !== (v.lng === undefined)) {
     ctx.addIssue({ code: "custom", path: [v.lat === undefined ? "lat" : "lng"], message: "lat and lng come together" });
   }
@@ -163,37 +162,13 @@ export const activityEvent = z.object({
   meta: z.optional(jsonObject),
 });
 
-/** Any international form ("+31 6 1234 5678"), stored as E.164 ("+31612345678"): what a dialer dials. */
-const phone = z.pipe(
-  text(40),
-  z.transform((raw: string, ctx) => {
-    const phone = normalisePhone(raw);
-    if (phone.ok) return phone.e164;
-    ctx.issues.push({ code: "custom", message: phone.message, input: raw });
-    return z.NEVER;
-  }),
-);
-
-export const leadEvent = z.object({
-  ...base,
-  type: z.literal("lead"),
-  name: text(200, 1, "is required"),
-  phone: z.optional(phone),
-  // Trimmed first, like every other text field (a pasted address often ends in a space).
-  email: z.optional(z.pipe(z.string().check(z.trim()), z.email({ error: "is not an email address" }).check(z.maxLength(320), storable))),
-  address: z.optional(text(500)),
-  lat: z.optional(lat),
-  lng: z.optional(lng),
-  notes: z.optional(text(2_000)),
-  interest: z.optional(z.enum(LEAD_INTEREST)),
-}).check(positionPair);
-
-export const ingestEvent = z.discriminatedUnion("type", [locationEvent, knockEvent, activityEvent, leadEvent]);
-export type IngestEvent = z.infer<typeof ingestEvent>;
 export type LocationEvent = z.infer<typeof locationEvent>;
 export type KnockEvent = z.infer<typeof knockEvent>;
 export type ActivityEvent = z.infer<typeof activityEvent>;
-export type LeadEvent = z.infer<typeof leadEvent>;
+// The lead (it needs the phone-number metadata) and the union of all four live apart, so a page that only
+// makes knocks and fixes never loads libphonenumber: protocol/lead.ts, protocol/ingest.ts. Types are free.
+export type { LeadEvent } from "./lead.ts";
+export type { IngestEvent } from "./ingest.ts";
 
 /** The envelope is checked loosely first so that one bad event cannot hide its valid neighbours. */
 export const ingestEnvelope = z.object({
@@ -208,12 +183,6 @@ export interface Issue {
   message: string;
 }
 
-export interface RejectedEvent {
-  index: number;
-  id?: string;
-  issues: Issue[];
-}
-
 /** `events.3.lat` style paths, rooted at the request body. */
 export function issuePath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
@@ -221,30 +190,6 @@ export function issuePath(path: readonly PropertyKey[]): string {
 
 export function toIssues(error: z.core.$ZodError, prefix: readonly PropertyKey[] = []): Issue[] {
   return error.issues.map((i) => ({ path: issuePath([...prefix, ...i.path]), message: i.message }));
-}
-
-/**
- * Validate each event on its own: valid ones are kept (with their index in the request, `indexes[i]` for
- * `valid[i]`), each invalid one is reported with its index and id.
- */
-export function partitionEvents(raw: readonly unknown[]): { valid: IngestEvent[]; indexes: number[]; rejected: RejectedEvent[] } {
-  const valid: IngestEvent[] = [];
-  const indexes: number[] = [];
-  const rejected: RejectedEvent[] = [];
-  raw.forEach((item, index) => {
-    const parsed = ingestEvent.safeParse(item);
-    if (parsed.success) {
-      // The same id twice in one batch is a duplicate, not an error: the buffer counts it.
-      valid.push(parsed.data);
-      indexes.push(index);
-      return;
-    }
-    const id = typeof item === "object" && item !== null && typeof (item as { id?: unknown }).id === "string"
-      ? (item as { id: string }).id
-      : undefined;
-    rejected.push({ index, ...(id ? { id } : {}), issues: toIssues(parsed.error, ["events", index]) });
-  });
-  return { valid, indexes, rejected };
 }
 
 /** stored: Postgres holds it · queued: it waits in the team's outbox for Postgres · rejected: Postgres refused its content (dead-lettered, never sent to the dialer). */

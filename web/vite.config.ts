@@ -26,7 +26,8 @@ export default defineConfig({
       output: {
         codeSplitting: {
           groups: [
-            { name: "zod", test: /node_modules[\\/]zod[\\/]/ },
+            // Its locales stay with the page that sets one (the field app): the map shows no schema message.
+            { name: "zod", test: /node_modules[\\/]zod[\\/](?!v4[\\/]locales[\\/])/ },
             { name: "libphonenumber", test: /node_modules[\\/]libphonenumber-js[\\/]/ },
           ],
         },

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ingestEnvelope, MAX_BODY_BYTES, partitionEvents, toIssues, type IngestResult } from "../protocol/events.ts";
+import { ingestEnvelope, MAX_BODY_BYTES, toIssues, type IngestResult } from "../protocol/events.ts";
+import { partitionEvents } from "../protocol/ingest.ts";
 import type { AuthVars } from "./auth.ts";
 import { requireRole } from "./auth.ts";
 import { ApiError } from "./errors.ts";

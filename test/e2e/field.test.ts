@@ -233,6 +233,34 @@ describe("field PWA", () => {
     expect(app.errors).toEqual([]);
   });
 
+  it("takes a lead after an offline reload (the phone metadata, loaded on demand, comes from the cache) and says what is wrong in words", async () => {
+    const app = await openApp();
+    const { page, context } = app;
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, { timeout: 20_000 });
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForSelector('body[data-signed-in="1"]');
+
+    // A schema's own message reads as words (zod/mini's locale is set by the page), not "Invalid input".
+    await page.locator("#lead-card > summary").click();
+    await page.fill('#lead-form [name="notes"]', "n".repeat(2_001));
+    await saveLead(page, { name: "Offline Olga", phone: "+1 202 555 0101" });
+    await expect.poll(() => page.locator('[data-error-for="notes"]').textContent()).toMatch(/2000/);
+    // Nothing typed is lost.
+    expect(await page.inputValue('#lead-form [name="name"]')).toBe("Offline Olga");
+    await page.fill('#lead-form [name="notes"]', "back on Tuesday");
+    await page.locator('#lead-form button[type="submit"]').click();
+    await waitAttr(page, "unsentLead", "1");
+
+    await context.setOffline(false);
+    const rows = await waitFor(async () => {
+      const r = await query<{ name: string; phone: string; notes: string }>(worker.plan, "SELECT name, phone, notes FROM leads WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length ? r : undefined;
+    }, "the lead in Postgres");
+    expect(rows).toEqual([{ name: "Offline Olga", phone: "+12025550101", notes: "back on Tuesday" }]);
+    expect(app.errors).toEqual([]);
+  });
+
   it("drains the outbox after the tab is closed (Background Sync in the service worker)", async () => {
     const app = await openApp({ settings: { send: { maxAgeS: { knock: 1 } } } });
     const { page, context } = app;

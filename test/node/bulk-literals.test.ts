@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bulkInsert, COLUMNS, TABLE, type BufferedEvent } from "../../db/bulk.ts";
 import { withDb, type DbEnv } from "../../db/client.ts";
 import { writeBatch } from "../../durable-objects/flush.ts";
-import { ingestEvent, type EventKind, type IngestEvent } from "../../protocol/events.ts";
+import type { EventKind } from "../../protocol/events.ts";
+import { ingestEvent, type IngestEvent } from "../../protocol/ingest.ts";
 import type { StackPlan } from "../support/stack.ts";
 
 neonConfig.webSocketConstructor = ws;

@@ -60,8 +60,9 @@ describe("the pages' bundles", () => {
 
   it("keep the field app's first load within its budget (README \"Bundle sizes\")", () => {
     const chunks = firstLoad("field");
-    // Nothing of MapLibre before the day view opens.
+    // Nothing of MapLibre before the day view opens, nothing of the phone metadata before the lead form needs it.
     expect(chunks.map((c) => c.code).join("\n")).not.toContain("maplibregl");
-    expect(gzipKb(chunks)).toBeLessThan(70);
+    expect(chunks.map((c) => c.file).filter((f) => /libphonenumber|leads-/.test(f))).toEqual([]);
+    expect(gzipKb(chunks)).toBeLessThan(45);
   });
 });

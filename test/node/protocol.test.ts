@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { bulkInsert } from "../../db/bulk.ts";
-import { ingestEvent, partitionEvents } from "../../protocol/events.ts";
+import { ingestEvent, partitionEvents } from "../../protocol/ingest.ts";
 
 const id = "0190f5e4-8a3b-7c2d-9e1f-123456789abc";
 

@@ -6,7 +6,7 @@ import { FleetStats } from "../../dev/sim/fleet-stats.ts";
 import { DEFAULT_GRID, toLatLng } from "../../dev/sim/geo.ts";
 import { DeviceSender, PWA_POLICY, retryAfterViolations, scalePolicy, type Reply } from "../../dev/sim/sender.ts";
 import { assertLocalUrl, type TimedReply, type Transport } from "../../dev/sim/transport.ts";
-import { ingestEvent, type IngestEvent } from "../../protocol/events.ts";
+import { ingestEvent, type IngestEvent } from "../../protocol/ingest.ts";
 
 const T0 = Date.UTC(2026, 10, 28, 9, 0, 0);
 const HOUR = 3_600_000;

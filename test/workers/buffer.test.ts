@@ -43,7 +43,7 @@ describe("what Postgres cannot store never gets past the edge", () => {
       1: ["events.1.notes"],
       2: ["events.2.name"],
       3: ["events.3.description"],
-      4: ["events.4.meta"],
+      4: ["events.4.meta.k\u0000"],
       5: ["events.5.meta.nested.v"],
       6: [expect.stringMatching(/^events\.6\.meta\.deep(\.0)+$/)],
       7: ["events.7.lng"],

@@ -1,6 +1,6 @@
 import {
-  activityEvent, knockEvent, leadEvent, locationEvent,
-  type ActivityEvent, type Issue, type KnockEvent, type KnockOutcome, type LeadEvent, type LocationEvent,
+  activityEvent, knockEvent, locationEvent,
+  type ActivityEvent, type Issue, type KnockEvent, type KnockOutcome, type LocationEvent,
 } from "../../protocol/events.ts";
 import { uuidv7 } from "../../protocol/uuidv7.ts";
 import type { KnockPlace } from "./position.ts";
@@ -11,7 +11,7 @@ import type { KnockPlace } from "./position.ts";
  */
 export type Made<T> = { ok: true; event: T } | { ok: false; issues: Issue[] };
 
-const issuesOf = (error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): Issue[] =>
+export const issuesOf = (error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): Issue[] =>
   error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
 
 /** Optional numbers: GPS reports null or NaN for what it does not know; the wire omits them. */
@@ -19,9 +19,9 @@ const opt = (v: number | null | undefined, ok: (n: number) => boolean = () => tr
   typeof v === "number" && Number.isFinite(v) && ok(v) ? v : undefined;
 
 /** Optional text: blank is absent. */
-const text = (v: string | null | undefined) => (v && v.trim() ? v.trim() : undefined);
+export const text = (v: string | null | undefined) => (v && v.trim() ? v.trim() : undefined);
 
-function strip<T extends Record<string, unknown>>(o: T): T {
+export function strip<T extends Record<string, unknown>>(o: T): T {
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
   return o;
 }
@@ -59,33 +59,6 @@ export function makeKnock(place: KnockPlace, outcome: KnockOutcome, extra: { add
   const where = place.source === "address" ? {} : { lat: place.lat, lng: place.lng, accuracy: opt(place.accuracy, (n) => n >= 0 && n <= 100_000) };
   const parsed = knockEvent.safeParse(strip({
     id: uuidv7(), type: "knock", at, ...where, positionSource: place.source, outcome, address: text(extra.address), notes: text(extra.notes),
-  }));
-  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
-}
-
-export interface LeadInput {
-  name?: string;
-  phone?: string;
-  email?: string;
-  address?: string;
-  interest?: string;
-  notes?: string;
-}
-
-/** A lead from the form; on failure the issues' paths are the form's field names. */
-export function makeLead(input: LeadInput, where?: Pick<Position, "lat" | "lng">, at = Date.now()): Made<LeadEvent> {
-  const parsed = leadEvent.safeParse(strip({
-    id: uuidv7(),
-    type: "lead",
-    at,
-    name: input.name?.trim() ?? "",
-    phone: text(input.phone),
-    email: text(input.email),
-    address: text(input.address),
-    interest: text(input.interest),
-    notes: text(input.notes),
-    lat: where?.lat,
-    lng: where?.lng,
   }));
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, issues: issuesOf(parsed.error) };
 }

@@ -1,6 +1,7 @@
 import type { Issue, LeadEvent } from "../../protocol/events.ts";
-import { normalisePhone } from "../../protocol/phone.ts";
-import { makeLead, type LeadInput, type Position } from "./event-factory.ts";
+import type { Position } from "./event-factory.ts";
+import type { LeadInput } from "./leads.ts";
+import { loadLeads } from "./lazy-leads.ts";
 import { t } from "./i18n/index.ts";
 import { byId, say, showToast } from "./ui.ts";
 
@@ -12,8 +13,8 @@ import { byId, say, showToast } from "./ui.ts";
 export interface LeadFormDeps {
   /** Where the canvasser is, if known: the lead is tagged with it. */
   position(): Position | null;
-  /** Region for national numbers ("US"), or undefined: only +country numbers. */
-  phoneRegion(): string | undefined;
+  /** The Settings' region for national numbers: "auto" (the phone's locale), "none" (only +country), or "US", "ES", … */
+  phoneRegionSetting(): string;
   record(event: LeadEvent, recent: { title: string; detail?: string }): Promise<void>;
 }
 
@@ -29,7 +30,8 @@ function messageFor(field: Field, message: string): string {
   if (field === "name" && message === "is required") return t.lead.required;
   if (field === "email") return t.lead.emailInvalid;
   if (field === "phone" && message.startsWith("must start with +")) return t.lead.phoneNeedsRegion;
-  if (field === "phone" && message.startsWith("has an extension")) return t.lead.other(LABEL.phone(), message);
+  if (field === "phone" && message.startsWith("has an extension")) return t.lead.phoneExtension;
+  if (field === "phone" && message.startsWith("is longer than")) return t.lead.phoneTooLong;
   if (field === "phone") return t.lead.phoneInvalid;
   return t.lead.other(LABEL[field](), message);
 }
@@ -61,6 +63,10 @@ export function bindLeadForm(deps: LeadFormDeps): void {
     first?.focus();
   };
 
+  // The phone-number metadata: in the background after the first screen, at once when the card opens.
+  card.addEventListener("toggle", () => {
+    if (card.open) void loadLeads().catch(() => {});
+  });
   form.addEventListener("input", (e) => {
     const name = (e.target as HTMLInputElement | null)?.name;
     if (!name) return;
@@ -78,16 +84,24 @@ export function bindLeadForm(deps: LeadFormDeps): void {
       const v = data.get(f);
       if (typeof v === "string") input[f] = v;
     }
+    let leads: Awaited<ReturnType<typeof loadLeads>>;
+    try {
+      leads = await loadLeads();
+    } catch {
+      // Offline before the app was ever fully cached: nothing typed is lost, the form stays filled.
+      showToast(t.lead.notSaved(t.lead.formNotLoaded));
+      return;
+    }
     const issues: Issue[] = [];
     if (input.phone?.trim()) {
-      const phone = normalisePhone(input.phone, deps.phoneRegion());
+      const phone = leads.normalisePhone(input.phone, leads.resolvePhoneRegion(deps.phoneRegionSetting()));
       if (phone.ok) input.phone = phone.e164;
       else {
         issues.push({ path: "phone", message: phone.message });
         delete input.phone;
       }
     }
-    const made = makeLead(input, deps.position() ?? undefined);
+    const made = leads.makeLead(input, deps.position() ?? undefined);
     if (!made.ok || issues.length > 0) return showErrors([...issues, ...(made.ok ? [] : made.issues)]);
     const lead = made.event;
     const detail = [lead.phone, lead.email, lead.address].filter(Boolean).join(" · ");

@@ -14,7 +14,8 @@ import { asSoleSender, Sender, type SenderState } from "./sender.ts";
 import { registerServiceWorker, requestBackgroundSync } from "./service-worker.ts";
 import type { Session } from "../shared/session.ts";
 import { lastKnownFix } from "./position.ts";
-import { loadSettings, resolvePhoneRegion } from "./settings.ts";
+import { loadSettings } from "./settings.ts";
+import { preloadLeads } from "./lazy-leads.ts";
 import { bindSettingsPanel } from "./settings-panel.ts";
 import { bindSignIn, loadSession } from "./sign-in.ts";
 import { Shift } from "./shift.ts";
@@ -222,13 +223,15 @@ async function main(): Promise<void> {
 
   bindLeadForm({
     position: () => (shift.lastFix && Date.now() - shift.lastFix.at < FRESH_FIX_MS ? shift.lastFix : null),
-    phoneRegion: () => resolvePhoneRegion(settings.phoneRegion),
+    phoneRegionSetting: () => settings.phoneRegion,
     record: async (lead, recent) => {
       await record(lead, recent);
     },
   });
 
   bindSettingsPanel(() => settings, (next) => (settings = next));
+  // The lead form's phone-number metadata, after the first screen: never in its way, ready before a lead.
+  preloadLeads();
 
   byId("send-now").addEventListener("click", () => void sender.sendNow());
 

@@ -1,7 +1,5 @@
 import { DEFAULT_SEND_POLICY, type SendPolicy } from "./send-policy.ts";
 import type { FixFilter } from "./geo-filter.ts";
-import { phoneRegion } from "../../protocol/phone.ts";
-import { localeRegion } from "./i18n/format.ts";
 
 /**
  * The phone's tunables. Saved in localStorage under `fieldpulse.settings` as partial JSON (the Settings
@@ -60,10 +58,4 @@ export function loadSettings(storage: Pick<Storage, "getItem"> = localStorage): 
 
 export function saveSettings(settings: Settings, storage: Pick<Storage, "setItem"> = localStorage): void {
   storage.setItem(SETTINGS_KEY, JSON.stringify(settings));
-}
-
-/** The region national phone numbers are read in, or undefined when only +country numbers are taken. */
-export function resolvePhoneRegion(setting: string): string | undefined {
-  if (setting === "none") return undefined;
-  return phoneRegion(setting === "auto" ? localeRegion() : setting);
 }

@@ -1,3 +1,4 @@
+import { z } from "zod/mini";
 import { en, type Catalogue } from "./en.ts";
 import { es } from "./es.ts";
 
@@ -16,6 +17,11 @@ export function pickCatalogue(languages: readonly string[]): Catalogue {
 }
 
 export const t: Catalogue = pickCatalogue(typeof navigator === "undefined" ? [] : navigator.languages?.length ? navigator.languages : [navigator.language]);
+
+// The schemas' own words (a note too long, a number out of range) in the page's language too: zod/mini loads
+// no locale by itself, and without one every such message reads "Invalid input".
+const SCHEMA_LOCALES: Record<string, () => ReturnType<typeof z.locales.en>> = { en: z.locales.en, es: z.locales.es };
+z.config((SCHEMA_LOCALES[t.lang] ?? z.locales.en)());
 
 type PageKey = keyof Catalogue["page"];
 const isPageKey = (k: string | undefined): k is PageKey => k !== undefined && k in t.page;
