@@ -315,14 +315,16 @@ export class TeamHub extends DurableObject<Env> {
   }
 
   /** The live picture for a manager who just arrived (also GET /v1/positions/latest). */
-  async snapshot(teamId?: string): Promise<Snapshot> {
-    if (teamId) this.knowTeam(teamId);
+  async snapshot(teamId: string): Promise<Snapshot> {
+    this.knowTeam(teamId);
     await this.hydratedOrSoon();
     return this.buildSnapshot();
   }
 
   /** GET /v1/knocks: older knocks of the window, in pages, for a map that wants the whole day. */
-  async knocksPage(before: number, limit: number): Promise<KnocksPage> {
+  async knocksPage(teamId: string, before: number, limit: number): Promise<KnocksPage> {
+    // Like the socket and the snapshot: a freshly started object learns its team here and reads its day.
+    this.knowTeam(teamId);
     await this.hydratedOrSoon();
     return this.live.knocksPage(before, limit);
   }

@@ -22,6 +22,6 @@ knocks.get("/v1/knocks", requireRole("manager", "admin"), async (c) => {
   if (!q.success) throw new ApiError(400, "invalid_request", "the page query is not valid", toIssues(q.error));
   const team = scopedTeam(c.get("claims"), c.req.query("team"))!;
   const hub = c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(team));
-  const page = await hub.knocksPage(q.data.before ?? Date.now() + MARKS_MS, q.data.limit);
+  const page = await hub.knocksPage(team, q.data.before ?? Date.now() + MARKS_MS, q.data.limit);
   return c.json(page);
 });

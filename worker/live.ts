@@ -85,7 +85,7 @@ live.post("/v1/live/ticket", requireRole("manager", "admin"), async (c) => {
 /** The same picture as the socket's snapshot, over REST: a first paint, or a polling fallback. */
 live.get("/v1/positions/latest", requireRole("manager", "admin"), async (c) => {
   const team = scopedTeam(c.get("claims"), c.req.query("team"))!;
-  return c.json(await c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(team)).snapshot());
+  return c.json(await c.env.TEAM_HUB.get(c.env.TEAM_HUB.idFromName(team)).snapshot(team));
 });
 
 /** The map page's configuration: public (the basemap is no secret), so the page can draw before sign-in. */

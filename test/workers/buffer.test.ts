@@ -75,7 +75,7 @@ describe("what Postgres cannot store never gets past the edge", () => {
     expect(await sql("SELECT lat, address, position_source FROM knocks WHERE team_id = $1 AND id = $2", [team, knock.id])).toEqual([
       { lat: null, address: "12 Elm St", position_source: "address" },
     ]);
-    const snapshot = await hubFor(team).snapshot();
+    const snapshot = await hubFor(team).snapshot(team);
     expect(snapshot.knocks).toMatchObject([{ id: knock.id, address: "12 Elm St" }]);
     expect(snapshot.knocks[0]).not.toHaveProperty("lat");
   });
@@ -110,7 +110,7 @@ describe("quarantine: a value Postgres refuses costs its team nothing but itself
       await postEvents(token, [later]);
       await drainByAlarm(team);
       expect(await countRows("knocks", [later.id])).toBe(1);
-      expect((await hubFor(team).snapshot()).queue.quarantinedTotal).toBe(1);
+      expect((await hubFor(team).snapshot(team)).queue.quarantinedTotal).toBe(1);
     } finally {
       await sql(`ALTER TABLE knocks DROP CONSTRAINT ${constraint}`);
     }
@@ -169,7 +169,7 @@ describe("ids are per team, lower-cased, first occurrence wins", () => {
     expect(await res.json()).toMatchObject({ accepted: 1, duplicates: 1 });
     await hubFor(team).flush();
     expect(await sql("SELECT lat FROM locations WHERE team_id = $1 AND id = $2", [team, first.id])).toEqual([{ lat: 10 }]);
-    expect((await hubFor(team).snapshot()).users).toMatchObject([{ userId: "u-dup", lat: 10 }]);
+    expect((await hubFor(team).snapshot(team)).users).toMatchObject([{ userId: "u-dup", lat: 10 }]);
   });
 });
 

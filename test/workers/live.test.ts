@@ -129,6 +129,29 @@ describe("GET /v1/live", () => {
   });
 });
 
+describe("the REST picture after the object restarts", () => {
+  it("GET /v1/positions/latest and /v1/knocks read the team's day back from Postgres, as the socket does", async () => {
+    const team = newTeam();
+    const knock = knockEvent({ lat: 5, lng: 6 });
+    await postEvents(await tokenFor(team, "field", "rae"), [locationEvent({ lat: 5, lng: 6 }), knock]);
+    expect((await hubFor(team).flush()).ok).toBe(true);
+    await evictDurableObject(hubFor(team));
+    const manager = await tokenFor(team, "manager");
+    // The first call after the restart may answer before the read lands (it waits at most 2 s): poll.
+    const snapshot = await waitFor(async () => {
+      const s = liveMessage.parse(await (await call("/v1/positions/latest", { token: manager })).json());
+      return s.type === "snapshot" && s.users.length > 0 && s.knocks.length > 0 ? s : undefined;
+    }, { what: "the snapshot with the day read back" });
+    expect(snapshot).toMatchObject({ users: [{ userId: "rae", lat: 5, lng: 6 }], knocks: [{ id: knock.id }] });
+    await evictDurableObject(hubFor(team));
+    const page = await waitFor(async () => {
+      const p = await (await call(`/v1/knocks?before=${Date.now() + 60_000}`, { token: manager })).json<{ knocks: { id: string }[] }>();
+      return p.knocks.length > 0 ? p : undefined;
+    }, { what: "the knocks page with the day read back" });
+    expect(page.knocks.map((k) => k.id)).toEqual([knock.id]);
+  });
+});
+
 describe("GET /v1/map/config", () => {
   it("tells the page its basemap style, without a token", async () => {
     const res = await call("/v1/map/config");
