@@ -128,6 +128,8 @@ describe("live map page (wrangler dev + Chromium)", () => {
     // Offline people are hidden by default, on the map and in the list; the counts still say how many.
     expect(await page.locator("#people-list li:visible .person-name").allTextContents()).toEqual(["Ann Live", "Ben Stale"]);
     expect(await page.locator("#count-offline").textContent()).toBe("1");
+    // The heading counts the rows shown.
+    expect(await page.locator("#people-total").textContent()).toBe("2 of 3");
     expect(await page.locator('#people-list li[data-user-id="ben"] .person-seen').textContent()).toMatch(/last seen 2 min ago/);
     for (const [userId, lng] of [["ann", HOME.lng], ["ben", HOME.lng + 0.004]] as const) await waitDrawnAt(page, [lng, HOME.lat], userId);
     await page.waitForFunction(() => !window.__map!.isMoving(), undefined, { timeout: FRAME_MS });
@@ -136,6 +138,7 @@ describe("live map page (wrangler dev + Chromium)", () => {
     // The toggle shows her.
     await page.getByLabel("Offline", { exact: true }).check();
     await waitDrawnAt(page, [HOME.lng - 0.004, HOME.lat], "cat");
+    expect(await page.locator("#people-total").textContent()).toBe("3");
     expect(await page.locator("#people-list li:visible .person-name").allTextContents()).toEqual(["Ann Live", "Ben Stale", "cat"]);
     expect(await page.locator('#people-list li[data-user-id="cat"] .person-seen').textContent()).toMatch(/last seen 15 min ago/);
     await page.waitForFunction(() => {
@@ -517,6 +520,11 @@ describe("live map page (wrangler dev + Chromium)", () => {
     })));
     const page = await openMap(team);
     await page.waitForFunction(() => document.body.dataset.knocks === "250", undefined, { timeout: FRAME_MS });
+    // The tab's count is there before the tab is opened.
+    await expect.poll(() => page.locator("#knocks-total").textContent(), { timeout: FRAME_MS }).toBe("250");
+    // Five tabs in a narrow panel: the tab bar scrolls, never the panel (it slid sideways once).
+    await page.locator("#tab-pipeline").click();
+    expect(await page.locator(".panel").evaluate((el) => el.scrollLeft)).toBe(0);
     await page.locator("#tab-knocks").click();
     await expect.poll(() => page.locator("#knocks-list li").count(), { timeout: FRAME_MS }).toBe(200);
     const more = page.locator("#knocks-more");
@@ -642,6 +650,15 @@ describe("live map page (wrangler dev + Chromium)", () => {
     }, [HOME.lng, HOME.lat] as [number, number], { timeout: FRAME_MS });
     await slide(t0 + 20 * min);
     await page.waitForFunction(() => window.__map!.queryRenderedFeatures({ layers: ["history-cursor"] }).length === 0, undefined, { timeout: FRAME_MS });
+    // The keyboard: Home, then a step moves the clock a minute; a screen reader reads the time, not milliseconds.
+    const slider = page.locator("#history-slider");
+    await slider.focus();
+    await page.keyboard.press("Home");
+    const atStart = await slider.getAttribute("aria-valuetext");
+    expect(atStart).toBe(await page.locator("#history-time").textContent());
+    await page.keyboard.press("ArrowRight");
+    await expect.poll(() => slider.getAttribute("aria-valuetext")).not.toBe(atStart);
+    expect(await slider.getAttribute("aria-valuetext")).toBe(await page.locator("#history-time").textContent());
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, "map-history.png") });
   });

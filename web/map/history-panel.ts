@@ -117,7 +117,8 @@ export class HistoryPanel {
     const last = Math.max(...segments.map((s) => s.properties.to), ...knocks.map((k) => k.properties.at));
     this.slider.min = String(first);
     this.slider.max = String(last);
-    this.slider.step = "1000";
+    // A minute a step (a second on a short stretch): an arrow key moves the clock the manager reads.
+    this.slider.step = last - first >= 10 * 60_000 ? "60000" : "1000";
     this.slider.value = String(last);
     this.slider.disabled = false;
     this.say(
@@ -132,6 +133,8 @@ export class HistoryPanel {
     const fc = this.current;
     if (!fc) return;
     byId("history-time", HTMLOutputElement).textContent = fmt.clock(at);
+    // A screen reader reads the time, not the epoch milliseconds the slider holds.
+    this.slider.setAttribute("aria-valuetext", fmt.clock(at));
     const segments = fc.features.filter((f): f is RouteSegment => f.properties.kind === "route");
     this.map()?.showCursor(positionAt(segments, at));
   }
@@ -141,6 +144,7 @@ export class HistoryPanel {
     this.current = null;
     delete document.body.dataset.history;
     this.slider.disabled = true;
+    this.slider.removeAttribute("aria-valuetext");
     byId("history-time", HTMLOutputElement).textContent = "";
     this.say("Pick a person and a day to see their route, stops and knocks.");
     this.map()?.clearHistory();

@@ -23,6 +23,8 @@ export class KnocksList {
   private readonly pane = byId("pane-knocks", HTMLElement);
   private limit = KNOCKS_PAGE;
   private stale = true;
+  private countStale = true;
+  private countedAt = 0;
   private frame: number | null = null;
   private renderedAt = 0;
   private readonly listeners = new AbortController();
@@ -49,9 +51,10 @@ export class KnocksList {
     if (this.frame !== null) cancelAnimationFrame(this.frame);
   }
 
-  /** Knocks or filters changed: rebuild on the next frame if shown, else when the tab is opened. */
+  /** Knocks or filters changed: rebuild on the next frame if shown, else when the tab is opened (the tab's count within a second). */
   invalidate(): void {
     this.stale = true;
+    this.countStale = true;
     if (this.pane.hidden || this.frame !== null) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = null;
@@ -64,17 +67,33 @@ export class KnocksList {
     if (this.stale) this.render();
   }
 
-  /** Once a second: the window slides and the ago texts age, so redraw now and then while shown. */
+  /**
+   * Once a second: the window slides and the ago texts age, so redraw now and then while shown. While the tab
+   * is hidden its count still follows the knocks and filters (counted at most once a second, not per knock).
+   */
   tick(now: number): void {
     if (!this.pane.hidden && (this.stale || now - this.renderedAt >= REFRESH_MS)) this.invalidate();
+    else if (this.pane.hidden && (this.countStale || now - this.countedAt >= REFRESH_MS)) this.showCount(this.matching(now).length, now);
+  }
+
+  /** The window's knocks the filters let through, newest first. */
+  private matching(now: number): LiveKnock[] {
+    const since = now - this.filters.windowMs;
+    const out: LiveKnock[] = [];
+    for (const k of this.state.knocks.values()) if (k.at >= since && this.filters.outcomes.has(k.outcome)) out.push(k);
+    return out;
+  }
+
+  private showCount(n: number, now: number): void {
+    this.countStale = false;
+    this.countedAt = now;
+    byId("knocks-total", HTMLElement).textContent = fmt.count(n);
   }
 
   render(now = this.state.now()): void {
     this.stale = false;
     this.renderedAt = now;
-    const since = now - this.filters.windowMs;
-    const matching: LiveKnock[] = [];
-    for (const k of this.state.knocks.values()) if (k.at >= since && this.filters.outcomes.has(k.outcome)) matching.push(k);
+    const matching = this.matching(now);
     matching.sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1));
     const shown = matching.slice(0, this.limit);
 
@@ -99,10 +118,10 @@ export class KnocksList {
     this.more.hidden = rest <= 0;
     this.more.textContent = `Show ${fmt.count(Math.min(rest, KNOCKS_PAGE))} more (${fmt.count(rest)} not shown)`;
     this.empty.hidden = matching.length > 0;
-    this.empty.textContent = this.state.knocks.size === 0 ? "No knocks in the last 24 hours." : "No knocks match the filters (set under People).";
+    this.empty.textContent = this.state.knocks.size === 0 ? "No knocks in the last 24 hours." : "No knocks match the filters.";
     this.list.dataset.shown = String(shown.length);
     this.list.dataset.matching = String(matching.length);
-    byId("knocks-total", HTMLElement).textContent = fmt.count(matching.length);
+    this.showCount(matching.length, now);
   }
 
   private row(k: LiveKnock, now: number): HTMLLIElement {

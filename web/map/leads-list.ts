@@ -69,7 +69,7 @@ export class LeadsList {
     );
     open.setAttribute("aria-label", `${l.leadName}, ${INTEREST_WORDS[interest]}, by ${who}${positioned ? ", show on map" : ", no position"}`);
     open.addEventListener("click", () => this.options.onPick(l.id));
-    const dialer = span(`lead-dialer dialer-${l.dialer?.status ?? "none"}`, dialerText(l.dialer));
+    const dialer = span(`lead-dialer dialer-${l.dialer?.status ?? "none"}`, dialerText(l.dialer, this.state.queue?.dialer.configured));
     li.append(open, dialer);
     if (this.options.redeliver && l.dialer && REDELIVERABLE.has(l.dialer.status)) {
       const again = document.createElement("button");

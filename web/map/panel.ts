@@ -117,7 +117,8 @@ export class Panel {
           ? "No one matches."
           : "Everyone here is hidden by the filters above.";
     for (const status of ["live", "stale", "offline"] as const) byId(`count-${status}`, HTMLElement).textContent = fmt.count(counts[status]);
-    byId("people-total", HTMLElement).textContent = fmt.count(people.length);
+    // The heading counts the rows shown: "12 of 207" when a search or the status filter hides some.
+    byId("people-total", HTMLElement).textContent = shown === people.length ? fmt.count(people.length) : `${fmt.count(shown)} of ${fmt.count(people.length)}`;
   }
 
   /** Once a second: "last seen" texts tick, and nothing else is touched. */

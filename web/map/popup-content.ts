@@ -71,8 +71,9 @@ export function knockPopup(state: TeamState, k: Pick<LiveKnock, "id" | "userId" 
 const optional = (term: string, value: string | undefined): [string, string][] => (value ? [[term, value]] : []);
 
 /** A lead's delivery to the dialer in a manager's words. */
-export function dialerText(d: LeadDialer | undefined): string {
-  if (!d) return "Not sent yet";
+export function dialerText(d: LeadDialer | undefined, configured?: boolean): string {
+  // No delivery on record: with no dialer set up there is nothing to wait for, so say that.
+  if (!d) return configured === false ? "Dialer not connected" : "Not sent yet";
   switch (d.status) {
     case "pending":
       return "Waiting to send";
@@ -102,7 +103,7 @@ export function leadPopup(state: TeamState, l: LiveLead, now = state.now()): HTM
       ...optional("Notes", l.notes),
       ["By", state.people.has(l.userId) ? state.labelOf(l.userId) : (l.name ?? l.userId)],
       ["At", `${fmt.clock(l.at)} · ${fmt.ago(now - l.at)}`],
-      ["Dialer", dialerText(l.dialer)],
+      ["Dialer", dialerText(l.dialer, state.queue?.dialer.configured)],
     ]),
   );
   return root;
