@@ -7,6 +7,9 @@ import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from
  */
 /** E.164: a country code and number of at most 15 digits. */
 const E164_MAX_DIGITS = 15;
+const TOO_LONG = `is longer than ${E164_MAX_DIGITS} digits (E.164)`;
+/** The start of the message for a national number that is not valid in the region it was read in; the region follows. */
+export const NOT_VALID_FOR = "is not a valid number for";
 
 export type PhoneResult = { ok: true; e164: string } | { ok: false; message: string };
 
@@ -29,9 +32,15 @@ export function normalisePhone(input: string, defaultRegion?: string): PhoneResu
   }
   if (!text.startsWith("+") && !region) return { ok: false, message: "must start with + and the country code" };
   const parsed = parsePhoneNumberFromString(text, region);
-  if (!parsed || !parsed.isValid()) return { ok: false, message: "is not a valid phone number" };
+  // Too long first: such a number is never valid, and "not valid" would not say why.
+  const digits = parsed ? parsed.number.length - 1 : text.startsWith("+") ? text.replace(/\D/g, "").length : 0;
+  if (digits > E164_MAX_DIGITS) return { ok: false, message: TOO_LONG };
+  if (!parsed || !parsed.isValid()) {
+    // A national number is read in the region's plan: say which, and how to give another country's number.
+    if (!text.startsWith("+") && region) return { ok: false, message: `${NOT_VALID_FOR} ${region}: add + and the country code, or change the region in Settings` };
+    return { ok: false, message: "is not a valid phone number" };
+  }
   // E.164 has no extensions: dropping one silently would send the dialer to the switchboard.
   if (parsed.ext) return { ok: false, message: `has an extension (${parsed.ext}): give the number alone and the extension in the notes` };
-  if (parsed.number.length - 1 > E164_MAX_DIGITS) return { ok: false, message: `is longer than ${E164_MAX_DIGITS} digits (E.164)` };
   return { ok: true, e164: parsed.number };
 }

@@ -474,6 +474,18 @@ describe("field PWA", () => {
     });
   };
 
+  /** The status line's text, and whether all of it shows: no clamped line, no clipped width, inside the box. */
+  const statusFit = (page: Page) =>
+    page.locator("#status-line .status-text").evaluate((el) => {
+      const box = el.parentElement!.getBoundingClientRect();
+      const r = el.getBoundingClientRect();
+      return {
+        text: el.textContent,
+        fits: el.scrollHeight <= el.clientHeight + 1 && el.scrollWidth <= el.clientWidth + 1,
+        inside: r.top >= box.top - 1 && r.bottom <= box.bottom + 1,
+      };
+    });
+
   it("keeps the six outcomes in one fixed thumb zone: off shift, error, on shift, sending, offline with unsent", async () => {
     // Location blocked all along: the banner shows, and a knock without an address is an error.
     const app = await openApp({ geolocation: false, viewport: VIEWPORTS[0], settings: { send: { maxAgeS: { activity: 0, knock: 0 } } } });
@@ -484,6 +496,8 @@ describe("field PWA", () => {
     await page.waitForSelector('#status-line[data-tone="error"]');
     expect(await page.locator("#knock-address").evaluate((el) => el === document.activeElement)).toBe(true);
     expectSameBoxes(offShift, await thumbBoxes(page), "error shown");
+    // The instruction is read whole at 360 px (two lines at most, nothing clipped), inside the status box.
+    expect(await statusFit(page)).toEqual({ text: "No position yet: type the address above, then tap the outcome again.", fits: true, inside: true });
 
     // Hold the next send open, so "sending" is a state to measure rather than a flicker.
     let release!: () => void;
@@ -660,5 +674,147 @@ describe("field PWA", () => {
     await page.locator("#day-card").screenshot({ path: path.join(ARTIFACTS, "field-day.png") });
     expect(app.errors).toEqual([]);
     expect(consoleErrors).toEqual([]);
+  });
+
+  // ---- Browser findings: double taps, phone messages, focus, the status line, sign-in again, plurals ----
+
+  /** Two taps on one button `gapMs` apart, as a thumb does (the second lands whatever the first is doing). */
+  const doubleTap = (page: Page, outcome: string, gapMs: number) =>
+    page.evaluate(
+      ([o, gap]) => {
+        const b = document.querySelector<HTMLButtonElement>(`button[data-outcome="${o}"]`)!;
+        b.click();
+        return new Promise<void>((resolve) => setTimeout(() => (b.click(), resolve()), gap));
+      },
+      [outcome, gapMs] as const,
+    );
+  const knockRows = (app: OpenApp) =>
+    query<{ outcome: string }>(worker.plan, "SELECT outcome FROM knocks WHERE team_id = $1 AND user_id = $2 ORDER BY at", [app.team, app.user]);
+
+  it("a double tap on one outcome logs one knock and says so; Undo takes it back; another outcome right after is a second knock", async () => {
+    const app = await openApp({ settings: { send: { maxAgeS: { knock: 60 } }, undoS: 30 } });
+    const { page } = app;
+    const recent = () => page.locator("#recent-list li").count();
+
+    // 300 ms apart, then Undo from the "already saved" toast: the one knock is gone.
+    await doubleTap(page, "callback", 300);
+    await expect.poll(() => page.locator("#toast-text").textContent()).toBe("Already saved: Call back");
+    expect(await recent()).toBe(1);
+    expect(await attr(page, "unsentKnock")).toBe("1");
+    await page.locator("#undo-btn").click();
+    await expect.poll(() => page.locator("#toast-text").textContent()).toBe("Knock removed");
+    await waitAttr(page, "unsentKnock", "0");
+
+    // 100 ms apart: one knock, the toast and the announcer say it was already saved.
+    await doubleTap(page, "interested", 100);
+    await expect.poll(() => page.locator("#toast-text").textContent()).toBe("Already saved: Interested");
+    await expect.poll(() => page.locator("#announcer").textContent()).toBe("Already saved: Interested. No second knock was logged.");
+    expect(await page.locator("#undo-btn").isVisible()).toBe(true);
+    expect(await attr(page, "unsentKnock")).toBe("1");
+    // A different outcome at once is a real choice.
+    await knock(page, "not_interested");
+    await waitAttr(page, "unsentKnock", "2");
+    expect(await page.locator('#recent-list li:not([data-status="undone"])').count()).toBe(2);
+
+    await sendNow(page);
+    await waitAttr(page, "unsent", "0");
+    const rows = await waitFor(async () => {
+      const r = await knockRows(app);
+      return r.length >= 2 ? r : undefined;
+    }, "the knocks in Postgres");
+    expect(rows.map((r) => r.outcome)).toEqual(["interested", "not_interested"]);
+    expect(app.errors).toEqual([]);
+  });
+
+  it("says why a phone number is refused (too long; not a number of the region set) and focuses the first bad field in form order", async () => {
+    const app = await openApp({ settings: { phoneRegion: "US" } });
+    const { page } = app;
+    const focused = () => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name ?? null);
+
+    // Two bad fields: both told, focus on Name (first in the form), not on Phone (checked first).
+    await saveLead(page, { name: "", phone: "+31 6 1234 5678 9012 3456" });
+    await expect.poll(() => page.locator("#lead-error-phone").textContent()).toBe("Phone is longer than an international number can be (15 digits)");
+    expect(await page.locator("#lead-error-name").textContent()).toBe("Name is required");
+    expect(await focused()).toBe("name");
+
+    await saveLead(page, { name: "Wim de Vries", phone: "+4912345678901234567" });
+    await expect.poll(() => page.locator("#lead-error-phone").textContent()).toBe("Phone is longer than an international number can be (15 digits)");
+    expect(await focused()).toBe("phone");
+
+    // A Dutch mobile typed nationally on a US phone: read as a US number, and said so.
+    await saveLead(page, { name: "Wim de Vries", phone: "06 12345678" });
+    await expect.poll(() => page.locator("#lead-error-phone").textContent()).toBe(
+      "Phone is not a valid number for United States: add + and the country code, or change the region in Settings",
+    );
+    expect(await page.inputValue('#lead-form [name="phone"]')).toBe("06 12345678");
+    expect(await attr(page, "unsentLead")).toBe("0");
+
+    // The same in Spanish, and the extension (#6) in Spanish too.
+    const es = await openApp({ locale: "es-ES", settings: { phoneRegion: "US" } });
+    await saveLead(es.page, { name: "Wim", phone: "06 12345678" });
+    await expect.poll(() => es.page.locator("#lead-error-phone").textContent()).toBe(
+      "El teléfono no es un número válido de Estados Unidos: añade + y el prefijo del país, o cambia la región en Ajustes",
+    );
+    await saveLead(es.page, { name: "Wim", phone: "+1 202 555 0143 ext. 12" });
+    await expect.poll(() => es.page.locator("#lead-error-phone").textContent()).toBe("El teléfono lleva extensión: pon solo el número, y la extensión en las notas");
+    await saveLead(es.page, { name: "Wim", phone: "+4912345678901234567" });
+    await expect.poll(() => es.page.locator("#lead-error-phone").textContent()).toBe("El teléfono es más largo de lo que puede ser un número internacional (15 cifras)");
+    expect(app.errors).toEqual([]);
+    expect(es.errors).toEqual([]);
+  });
+
+  it("after a refused sign-in, the status line is a button to the sign-in screen, shown from the top with no stale toast", async () => {
+    const forged = await signToken({ team: newTeam(), sub: "mallory", role: "field" }, "not-the-secret");
+    const app = await openApp({ token: forged, viewport: { width: 360, height: 640 }, settings: { send: { maxAgeS: { knock: 0 } }, undoS: 60 } });
+    const { page } = app;
+    await knock(page, "other");
+    await waitAttr(page, "auth", "refused");
+    await waitAttr(page, "senderState", "sign-in");
+    const button = page.locator('#status-line button[data-action="sign-in"]');
+    await expect.poll(() => button.textContent()).toBe("1 unsent · Sign in again to send");
+    // Scrolled down to the recent list: the banner's button is off screen, the status line is not.
+    await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+    expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
+    expect(await page.locator("#toast").isVisible()).toBe(true);
+
+    await button.tap();
+    await waitAttr(page, "signedIn", "0");
+    expect(await page.locator("#signin").isVisible()).toBe(true);
+    expect(await page.evaluate(() => window.scrollY)).toBe(0);
+    expect(await page.locator("#toast").isVisible()).toBe(false);
+    const heading = await page.locator("#signin h1").boundingBox();
+    expect(heading!.y).toBeGreaterThanOrEqual(0);
+    expect(app.errors).toEqual([]);
+  });
+
+  it("Spanish: singular forms (1 visita, 1 registrada), the countdown readable whole, the day map's gesture hint", async () => {
+    const app = await openApp({ locale: "es-ES", viewport: { width: 360, height: 640 }, settings: { send: { maxAgeS: { knock: 600, location: 600, activity: 600 } } } });
+    const { page } = app;
+    await page.locator("#shift-btn").click();
+    await waitAttr(page, "fixes", "1");
+    await expect.poll(() => page.locator("#gps-line").textContent()).toMatch(/ · 1 registrada( · |$)/);
+    await knock(page, "interested");
+    // "N sin enviar · Próximo envío en …": the countdown is not cut off.
+    await expect.poll(async () => (await statusFit(page)).text).toMatch(/^\d+ sin enviar · Próximo envío en \d/);
+    expect((await statusFit(page)).fits).toBe(true);
+    expect((await statusFit(page)).inside).toBe(true);
+
+    await page.locator("#day-card > summary").click();
+    await expect.poll(() => page.locator("#day-summary").textContent()).toBe("1 visita · 0 contactos");
+    await page.waitForFunction(() => document.body.dataset.dayMap === "ready", undefined, { timeout: 30_000 });
+    expect(await page.locator("#day-map .maplibregl-mobile-message").textContent()).toBe("Usa dos dedos para mover el mapa");
+    expect(app.errors).toEqual([]);
+  });
+
+  it("My day says a stored lead is saved at the office, not sent to a dialer; English singular", async () => {
+    const app = await openApp({ settings: { phoneRegion: "US" } });
+    const { page } = app;
+    await saveLead(page, { name: "Dana Diaz", phone: "(202) 555-0188" });
+    await waitFor(() => (app.answers.some((a) => a.status === 202) ? true : undefined), "the lead's 202");
+    await page.locator("#day-card > summary").click();
+    await expect.poll(() => page.locator("#day-leads li").first().textContent()).toMatch(/Dana Diaz · saved at the office$/);
+    expect(await page.locator("#day-card").textContent()).not.toMatch(/dialer/i);
+    expect(await page.locator("#day-summary").textContent()).toBe("0 knocks · 1 lead");
+    expect(app.errors).toEqual([]);
   });
 });

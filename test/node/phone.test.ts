@@ -32,3 +32,21 @@ describe("normalisePhone", () => {
     expect(phoneRegion("USA")).toBeUndefined();
   });
 });
+
+describe("normalisePhone says why a number is refused", () => {
+  it("a number longer than E.164 allows is told so, not just \"not valid\"", () => {
+    for (const input of ["+31 6 1234 5678 9012 3456", "+4912345678901234567", "+49 30 1234567890123"]) {
+      expect(normalisePhone(input, "US"), input).toEqual({ ok: false, message: "is longer than 15 digits (E.164)" });
+      expect(normalisePhone(input), input).toEqual({ ok: false, message: "is longer than 15 digits (E.164)" });
+    }
+  });
+
+  it("a national number that is not valid in the region set says it was read as that region's", () => {
+    expect(normalisePhone("06 12345678", "US")).toEqual({
+      ok: false,
+      message: "is not a valid number for US: add + and the country code, or change the region in Settings",
+    });
+    // An international number keeps the plain message: the region played no part.
+    expect(normalisePhone("+44 12", "US")).toEqual({ ok: false, message: "is not a valid phone number" });
+  });
+});

@@ -5,6 +5,7 @@ import type { Feature, FeatureCollection, LineString, Point } from "geojson";
 import { KNOCK_OUTCOMES, type KnockOutcome } from "../../protocol/events.ts";
 import type { DaySummary } from "./day.ts";
 import type { DayMapHandle } from "./day-view.ts";
+import { t } from "./i18n/index.ts";
 
 /**
  * Today's knocks (coloured as their buttons) and the canvasser's trail, on a style with no tiles: it draws
@@ -66,6 +67,12 @@ export async function createDayMap(container: HTMLElement): Promise<DayMapHandle
     fadeDuration: 0,
     attributionControl: false,
     cooperativeGestures: true,
+    // The "use two fingers" hints in the page's language (MapLibre's own words are English).
+    locale: {
+      "CooperativeGesturesHandler.WindowsHelpText": t.day.mapGestures.windows,
+      "CooperativeGesturesHandler.MacHelpText": t.day.mapGestures.mac,
+      "CooperativeGesturesHandler.MobileHelpText": t.day.mapGestures.mobile,
+    },
   });
   window.__dayMap = map;
   await new Promise<void>((resolve) => map.once("load", () => resolve()));

@@ -42,7 +42,7 @@ const empty = (text: string) => {
 const place = (r: DayRecord) => r.address ?? (r.positionSource ? t.day.where[r.positionSource] : "");
 
 function render(s: DaySummary): void {
-  byId("day-summary").textContent = t.day.summary(count(s.knocks.length), count(s.leads.length));
+  byId("day-summary").textContent = t.day.summary(s.knocks.length, s.leads.length);
   byId("day-counts").replaceChildren(
     ...KNOCK_OUTCOMES.map((o) => {
       const li = document.createElement("li");

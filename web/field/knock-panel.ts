@@ -18,6 +18,9 @@ export interface KnockPanelDeps {
   undoSeconds(): number;
 }
 
+/** A second tap on the same outcome this soon after its knock was saved is the same knock (a double tap). */
+export const SAME_KNOCK_MS = 1_500;
+
 const isOutcome = (v: string | undefined): v is KnockOutcome => (KNOCK_OUTCOMES as readonly string[]).includes(v ?? "");
 
 /** How the knock was placed, in words, when it was not a fresh fix. */
@@ -31,7 +34,22 @@ export function bindKnockPanel(deps: KnockPanelDeps): void {
   const address = byId("knock-address", HTMLInputElement);
   const notes = byId("knock-notes", HTMLTextAreaElement);
   const extra = byId("knock-extra", HTMLDetailsElement);
-  let busy = false;
+  // Taps are placed one at a time, in order: a different outcome tapped while one is being saved is a real
+  // choice and follows it. The last knock (being saved, or saved at `savedAt`) catches a double tap.
+  let queue: Promise<void> = Promise.resolve();
+  let last: { outcome: KnockOutcome; savedAt: number | null; toast?: { endsAt: number; onUndo(): void } } | null = null;
+
+  /** The same outcome again within SAME_KNOCK_MS of its knock being saved (a tap made while it was saved counts): say so, log nothing. */
+  const isRepeat = (outcome: KnockOutcome, tapAt: number) =>
+    last !== null && last.outcome === outcome && last.savedAt !== null && tapAt - last.savedAt < SAME_KNOCK_MS;
+
+  const sayAlreadySaved = (outcome: KnockOutcome) => {
+    say(t.knock.alreadySavedSay(outcomeLabel(outcome)));
+    const undo = last?.toast;
+    const left = undo ? Math.ceil((undo.endsAt - Date.now()) / 1000) : 0;
+    // Undo still takes back the one knock, for what is left of its time.
+    showToast(t.knock.alreadySaved(outcomeLabel(outcome)), undo && left > 0 ? { seconds: left, onUndo: undo.onUndo } : undefined);
+  };
 
   const placeNow = async (): Promise<KnockPlace | null> => {
     try {
@@ -42,13 +60,22 @@ export function bindKnockPanel(deps: KnockPanelDeps): void {
     }
   };
 
-  byId("outcomes").addEventListener("click", async (e) => {
+  byId("outcomes").addEventListener("click", (e) => {
     const button = (e.target as Element | null)?.closest<HTMLButtonElement>("button[data-outcome]");
     const outcome = button?.dataset.outcome;
-    if (!button || !isOutcome(outcome) || busy) return;
-    // One knock per tap: a double tap in a glove must not log the door twice.
-    busy = true;
+    if (!button || !isOutcome(outcome)) return;
+    const tapAt = Date.now();
+    // One knock per door: a double tap (in a glove, 100–300 ms apart) must not log it twice. Judged when its
+    // turn comes, against the tap's own time: a tap made while the first was being saved is a repeat too.
+    queue = queue
+      .then(() => (isRepeat(outcome, tapAt) ? sayAlreadySaved(outcome) : logKnock(outcome)))
+      .catch((err: unknown) => console.error("fieldpulse: knock", err));
+  });
+
+  const logKnock = async (outcome: KnockOutcome): Promise<void> => {
     document.body.dataset.knocking = "1";
+    const mine: NonNullable<typeof last> = { outcome, savedAt: null };
+    last = mine;
     try {
       showNotice(t.knock.locating, "info", 30_000);
       const place = await placeNow();
@@ -69,6 +96,7 @@ export function bindKnockPanel(deps: KnockPanelDeps): void {
       const note = placeNote(place, made.event.address ?? "", Date.now());
       const detail = [made.event.address, made.event.notes, place.source === "last_known" ? note : undefined].filter(Boolean).join(" · ");
       await deps.record(made.event, { title: t.recent.knockTitle(outcomeLabel(outcome)), ...(detail ? { detail } : {}) });
+      mine.savedAt = Date.now();
       clearNotice();
       address.value = "";
       notes.value = "";
@@ -76,24 +104,26 @@ export function bindKnockPanel(deps: KnockPanelDeps): void {
       const event = made.event;
       const saved = [t.knock.saved(outcomeLabel(outcome)), note].filter(Boolean).join(" · ");
       say(t.knock.savedSay(outcomeLabel(outcome)));
-      showToast(saved, {
-        seconds: deps.undoSeconds(),
-        onUndo: () => {
-          // The undo waits for a send in flight to finish (it takes the sender's lock): say so meanwhile.
-          showToast(t.knock.undoing);
-          deps.undo(event).then(
-            (result) => showToast(result === "undone" ? t.knock.removed : t.knock.alreadySent),
-            (err) => showToast(t.knock.undoFailed(err instanceof Error ? err.message : String(err))),
-          );
-        },
-      });
+      const onUndo = () => {
+        // Undone: the next tap on this outcome is a new knock, however soon.
+        if (last === mine) last = null;
+        // The undo waits for a send in flight to finish (it takes the sender's lock): say so meanwhile.
+        showToast(t.knock.undoing);
+        deps.undo(event).then(
+          (result) => showToast(result === "undone" ? t.knock.removed : t.knock.alreadySent),
+          (err) => showToast(t.knock.undoFailed(err instanceof Error ? err.message : String(err))),
+        );
+      };
+      mine.toast = { endsAt: Date.now() + deps.undoSeconds() * 1000, onUndo };
+      showToast(saved, { seconds: deps.undoSeconds(), onUndo });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       showNotice(t.knock.failed(why), "error");
       say(t.knock.failed(why));
     } finally {
-      busy = false;
+      // Not saved (no position, refused): the next tap is a retry, not a repeat.
+      if (last === mine && mine.savedAt === null) last = null;
       delete document.body.dataset.knocking;
     }
-  });
+  };
 }

@@ -25,6 +25,14 @@ const LABEL: Record<Field, () => string> = {
   address: () => t.page.address, interest: () => t.page.interest, notes: () => t.page.notes,
 };
 
+function regionName(code: string): string {
+  try {
+    return new Intl.DisplayNames([t.lang, "en"], { type: "region" }).of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
+
 /** The catalogue's sentence for a field's problem; an unforeseen one keeps the schema's words. */
 function messageFor(field: Field, message: string): string {
   if (field === "name" && message === "is required") return t.lead.required;
@@ -32,6 +40,9 @@ function messageFor(field: Field, message: string): string {
   if (field === "phone" && message.startsWith("must start with +")) return t.lead.phoneNeedsRegion;
   if (field === "phone" && message.startsWith("has an extension")) return t.lead.phoneExtension;
   if (field === "phone" && message.startsWith("is longer than")) return t.lead.phoneTooLong;
+  // "is not a valid number for US: …" (protocol/phone.ts): the region by its name in the page's language.
+  const region = field === "phone" ? /^is not a valid number for ([A-Z]{2})\b/.exec(message)?.[1] : undefined;
+  if (region) return t.lead.phoneWrongRegion(regionName(region));
   if (field === "phone") return t.lead.phoneInvalid;
   return t.lead.other(LABEL[field](), message);
 }
@@ -50,17 +61,19 @@ export function bindLeadForm(deps: LeadFormDeps): void {
     }
   };
   const showErrors = (issues: Issue[]) => {
-    let first: HTMLElement | null = null;
+    const bad = new Set<Field>();
     for (const issue of issues) {
       const field = FIELDS.find((f) => f === issue.path.split(".")[0]);
       if (!field) continue;
       const e = errorFor(field);
       if (e && !e.textContent) e.textContent = messageFor(field, issue.message);
       for (const input of inputsOf(field)) input.setAttribute("aria-invalid", "true");
-      first ??= inputsOf(field)[0] ?? null;
+      bad.add(field);
     }
-    // Focus moves to the first bad field; its aria-describedby reads the message out.
-    first?.focus();
+    // Focus moves to the first bad field in form order (not the order the checks ran in); its
+    // aria-describedby reads the message out.
+    const first = FIELDS.find((f) => bad.has(f));
+    if (first) inputsOf(first)[0]?.focus();
   };
 
   // The phone-number metadata: in the background after the first screen, at once when the card opens.

@@ -59,13 +59,18 @@ export async function bindSignIn(deps: SignInDeps): Promise<void> {
     if (!error) input.value = "";
   });
   // After a 401: back to the sign-in screen. The outbox stays; it is sent once this canvasser signs in again.
-  byId("auth-signin").addEventListener("click", async () => {
+  const signInAgain = async () => {
     await clearSession(deps.db);
     await deps.signedOut();
+  };
+  byId("auth-signin").addEventListener("click", signInAgain);
+  // The same from the thumb zone's status line ("Sign in again to send" is a button there).
+  byId("status-line").addEventListener("click", (e) => {
+    if ((e.target as Element | null)?.closest('[data-action="sign-in"]')) void signInAgain();
   });
   byId("signout").addEventListener("click", async () => {
     const waiting = deps.unsentCount();
-    if (waiting > 0 && !confirm(t.signin.confirmSignOut(count(waiting)))) return;
+    if (waiting > 0 && !confirm(t.signin.confirmSignOut(waiting))) return;
     await deps.beforeSignOut();
     await clearSession(deps.db);
     await deps.signedOut();

@@ -94,18 +94,41 @@ export function renderStatus(v: StatusView, now = Date.now()): void {
   byId("last-send").textContent = v.lastSendAt === null ? t.status.never : `${time(v.lastSendAt)} (${ago(v.lastSendAt, now)})`;
   byId("send-now", HTMLButtonElement).disabled = total === 0 || !v.online;
 
-  // One line, fixed height: the newest notice, else what the sender is doing, else the unsent count.
+  // One box, fixed height, up to two lines: the newest notice, else what the sender is doing, else the unsent
+  // count. "Sign in again to send" is a button to the sign-in screen: the banner's button may be scrolled away.
   const line = byId("status-line");
   if (notice && notice.until <= now) notice = null;
   const state = sendState(v, now);
   const text = notice?.text ?? [total > 0 ? t.status.unsent(count(total)) : t.status.allSent, state].filter(Boolean).join(" · ");
-  if (line.textContent !== text) line.textContent = text;
+  const action = !notice && v.sender.state === "sign-in" && state === t.status.signInToSend ? "sign-in" : "";
+  let inner = line.firstElementChild as HTMLElement | null;
+  if (!inner || (inner.dataset.action ?? "") !== action) {
+    inner = document.createElement(action ? "button" : "span");
+    inner.className = "status-text";
+    if (action) {
+      inner.dataset.action = action;
+      (inner as HTMLButtonElement).type = "button";
+      inner.title = t.status.signInToSendHint;
+    }
+    line.replaceChildren(inner);
+  }
+  if (inner.textContent !== text) {
+    inner.textContent = text;
+    // Longer than two lines at this width (a long notice, a narrow phone): a smaller type, never a cut sentence.
+    delete line.dataset.fit;
+    if (inner.scrollHeight > inner.clientHeight + 1) line.dataset.fit = "small";
+  }
   if (notice) line.dataset.tone = notice.tone;
   else delete line.dataset.tone;
 }
 
 export function renderSession(session: Session | null, authRefused: boolean): void {
   const d = body();
+  // The sign-in screen from the top (its heading and help), with no toast left over from the shift over it.
+  if (!session && d.signedIn !== "0") {
+    hideToast();
+    window.scrollTo(0, 0);
+  }
   d.signedIn = session ? "1" : "0";
   d.auth = authRefused ? "refused" : "ok";
   byId("signin").hidden = session !== null;
@@ -152,7 +175,7 @@ export function renderShift(v: ShiftView, now = Date.now()): void {
       ...(f.accuracy !== undefined ? [t.shift.accuracy(distance(f.accuracy))] : []),
       ...(f.speed !== undefined && f.speed > 0.5 ? [speed(f.speed)] : []),
       t.shift.fixAgo(ago(f.at, now)),
-      t.shift.recorded(count(v.kept)),
+      t.shift.recorded(v.kept),
       ...(v.wakeLock ? [t.shift.screenOn] : []),
     ]);
   }
@@ -213,6 +236,13 @@ export function renderProblems(records: readonly ProblemRecord[]): void {
 
 let toastTimer: ReturnType<typeof setTimeout> | undefined;
 let toastTick: ReturnType<typeof setInterval> | undefined;
+
+export function hideToast(): void {
+  clearTimeout(toastTimer);
+  clearInterval(toastTick);
+  byId("toast").hidden = true;
+  byId("undo-btn", HTMLButtonElement).onclick = null;
+}
 
 /** A message under the bar (not a live region: `say` speaks); with `undo`, an Undo button that counts down. */
 export function showToast(text: string, undo?: { seconds: number; onUndo(): void }): void {

@@ -1,4 +1,5 @@
 import type { EventKind, KnockOutcome } from "../../../protocol/events.ts";
+import { plural } from "./format.ts";
 
 /**
  * Every string the canvasser reads, in English. A second language is a file of the same shape (es.ts);
@@ -75,6 +76,7 @@ export const en = {
     sending: "Sending…",
     waitingNetwork: "Offline · waiting for the network",
     signInToSend: "Sign in again to send",
+    signInToSendHint: "Opens the sign-in screen. Nothing unsent is lost.",
     serverBusy: (s: string) => `Server busy: retrying in ${s}`,
     couldNotSend: (s: string) => `Could not send: retrying in ${s}`,
     nextSend: (s: string) => `Next send in ${s}`,
@@ -93,16 +95,18 @@ export const en = {
     on: (parts: string[]) => ["GPS on", ...parts].join(" · "),
     accuracy: (d: string) => `±${d}`,
     fixAgo: (ago: string) => `fix ${ago}`,
-    recorded: (n: string) => `${n} recorded`,
+    recorded: (n: number) => plural("en", n, "fix recorded", "fixes recorded"),
     screenOn: "screen stays on",
   },
   knock: {
     locating: "Getting your position…",
     saved: (outcome: string) => `Saved: ${outcome}`,
     savedSay: (outcome: string) => `Knock saved: ${outcome}`,
+    alreadySaved: (outcome: string) => `Already saved: ${outcome}`,
+    alreadySavedSay: (outcome: string) => `Already saved: ${outcome}. No second knock was logged.`,
     atLastKnown: (ago: string, accuracy: string) => `at your last known position, ${ago} (±${accuracy})`,
     byAddress: (address: string) => `by address: ${address}`,
-    noPosition: "No position yet: type the address under “Add address or notes”, then tap the outcome again.",
+    noPosition: "No position yet: type the address above, then tap the outcome again.",
     failed: (why: string) => `Could not log this knock: ${why}`,
     undoing: "Undoing…",
     removed: "Knock removed",
@@ -117,6 +121,7 @@ export const en = {
     emailInvalid: "Email is not an email address",
     phoneExtension: "Phone has an extension: give the number alone, and the extension in the notes",
     phoneTooLong: "Phone is longer than an international number can be (15 digits)",
+    phoneWrongRegion: (region: string) => `Phone is not a valid number for ${region}: add + and the country code, or change the region in Settings`,
     formNotLoaded: "the form could not load (no connection yet): try again in a moment",
     other: (field: string, message: string) => `${field} ${message}`,
     saved: (name: string) => `Lead saved: ${name}`,
@@ -141,10 +146,15 @@ export const en = {
       sent: "sent",
       rejected: "refused",
       undone: "undone",
-      stored: "sent to the dialer",
-      queued: "queued for the dialer",
+      stored: "saved at the office",
+      queued: "received by the office",
     },
-    summary: (knocks: string, leads: string) => `${knocks} knocks · ${leads} leads`,
+    summary: (knocks: number, leads: number) => `${plural("en", knocks, "knock", "knocks")} · ${plural("en", leads, "lead", "leads")}`,
+    mapGestures: {
+      windows: "Use Ctrl + scroll to zoom the map",
+      mac: "Use ⌘ + scroll to zoom the map",
+      mobile: "Use two fingers to move the map",
+    },
     noMap: "The map could not be drawn on this phone.",
     where: { gps: "GPS", last_known: "last known position", pin: "pin", address: "address" },
   },
@@ -162,7 +172,8 @@ export const en = {
     who: (name: string, user: string, team: string, role: string, until: string) =>
       `Signed in as ${name} (user ${user}, team ${team}, ${role}). Sign-in valid until ${until}.`,
     team: (team: string) => `team ${team}`,
-    confirmSignOut: (n: string) => `${n} item(s) are not sent yet. They stay on this phone and are sent when you sign in again. Sign out?`,
+    confirmSignOut: (n: number) =>
+      `${n === 1 ? "1 item is" : `${plural("en", n, "item", "items")} are`} not sent yet. They stay on this phone and are sent when you sign in again. Sign out?`,
   },
   say: {
     backOnline: "Back online",

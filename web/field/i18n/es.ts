@@ -1,4 +1,5 @@
 import type { Catalogue } from "./en.ts";
+import { plural } from "./format.ts";
 
 /** Spanish: the same keys as en.ts; the compiler refuses a missing or extra one. */
 export const es: Catalogue = {
@@ -71,6 +72,7 @@ export const es: Catalogue = {
     sending: "Enviando…",
     waitingNetwork: "Sin conexión · esperando la red",
     signInToSend: "Inicia sesión de nuevo para enviar",
+    signInToSendHint: "Abre la pantalla de inicio de sesión. No se pierde nada sin enviar.",
     serverBusy: (s) => `Servidor ocupado: reintento en ${s}`,
     couldNotSend: (s) => `No se pudo enviar: reintento en ${s}`,
     nextSend: (s) => `Próximo envío en ${s}`,
@@ -89,16 +91,18 @@ export const es: Catalogue = {
     on: (parts) => ["GPS activo", ...parts].join(" · "),
     accuracy: (d) => `±${d}`,
     fixAgo: (ago) => `posición ${ago}`,
-    recorded: (n) => `${n} registradas`,
+    recorded: (n) => plural("es", n, "registrada", "registradas"),
     screenOn: "pantalla siempre encendida",
   },
   knock: {
     locating: "Obteniendo tu posición…",
     saved: (outcome) => `Guardado: ${outcome}`,
     savedSay: (outcome) => `Visita guardada: ${outcome}`,
+    alreadySaved: (outcome) => `Ya guardada: ${outcome}`,
+    alreadySavedSay: (outcome) => `Ya guardada: ${outcome}. No se registró una segunda visita.`,
     atLastKnown: (ago, accuracy) => `en tu última posición conocida, ${ago} (±${accuracy})`,
     byAddress: (address) => `por dirección: ${address}`,
-    noPosition: "Aún no hay posición: escribe la dirección en «Añadir dirección o notas» y vuelve a tocar el resultado.",
+    noPosition: "Sin posición: escribe la dirección arriba y vuelve a tocar el resultado.",
     failed: (why) => `No se pudo registrar la visita: ${why}`,
     undoing: "Deshaciendo…",
     removed: "Visita eliminada",
@@ -113,6 +117,7 @@ export const es: Catalogue = {
     emailInvalid: "El correo no es una dirección válida",
     phoneExtension: "El teléfono lleva extensión: pon solo el número, y la extensión en las notas",
     phoneTooLong: "El teléfono es más largo de lo que puede ser un número internacional (15 cifras)",
+    phoneWrongRegion: (region) => `El teléfono no es un número válido de ${region}: añade + y el prefijo del país, o cambia la región en Ajustes`,
     formNotLoaded: "el formulario no se pudo cargar (aún sin conexión): inténtalo de nuevo en un momento",
     other: (field, message) => `${field}: ${message}`,
     saved: (name) => `Contacto guardado: ${name}`,
@@ -137,10 +142,15 @@ export const es: Catalogue = {
       sent: "enviado",
       rejected: "rechazado",
       undone: "deshecho",
-      stored: "enviado al marcador",
-      queued: "en cola para el marcador",
+      stored: "guardado en la oficina",
+      queued: "recibido por la oficina",
     },
-    summary: (knocks, leads) => `${knocks} visitas · ${leads} contactos`,
+    summary: (knocks, leads) => `${plural("es", knocks, "visita", "visitas")} · ${plural("es", leads, "contacto", "contactos")}`,
+    mapGestures: {
+      windows: "Usa Ctrl + rueda para acercar el mapa",
+      mac: "Usa ⌘ + rueda para acercar el mapa",
+      mobile: "Usa dos dedos para mover el mapa",
+    },
     noMap: "No se pudo dibujar el mapa en este teléfono.",
     where: { gps: "GPS", last_known: "última posición conocida", pin: "marcador", address: "dirección" },
   },
@@ -157,7 +167,8 @@ export const es: Catalogue = {
     unusable: "Este token no se puede usar.",
     who: (name, user, team, role, until) => `Sesión de ${name} (usuario ${user}, equipo ${team}, ${role}). Válida hasta ${until}.`,
     team: (team) => `equipo ${team}`,
-    confirmSignOut: (n) => `Hay ${n} elemento(s) sin enviar. Se quedan en este teléfono y se envían cuando vuelvas a iniciar sesión. ¿Cerrar sesión?`,
+    confirmSignOut: (n) =>
+      `${n === 1 ? "Hay 1 elemento" : `Hay ${plural("es", n, "elemento", "elementos")}`} sin enviar. Se quedan en este teléfono y se envían cuando vuelvas a iniciar sesión. ¿Cerrar sesión?`,
   },
   say: {
     backOnline: "Conexión recuperada",

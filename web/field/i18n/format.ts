@@ -39,6 +39,11 @@ export const timeWithSeconds = (ms: number) => formats().timeS.format(ms);
 export const dateTime = (ms: number) => formats().dateTime.format(ms);
 export const count = (n: number) => formats().number.format(n);
 
+/** "1 knock" / "2 knocks": the number in the phone's locale, the word by the catalogue language's plural rules. */
+export function plural(lang: string, n: number, one: string, other: string): string {
+  return `${count(n)} ${new Intl.PluralRules(lang).select(n) === "one" ? one : other}`;
+}
+
 /** "5 min ago" / "hace 5 min". */
 export function ago(ms: number, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
