@@ -5,6 +5,7 @@ import { decodeOsmAnd, decodeOwnTracks, osmandDeviceId, toLocationEvents, type D
 import { verifyDeviceId, verifyDeviceLogin, type DeviceIdentity } from "../protocol/device-key.ts";
 import { MAX_BODY_BYTES } from "../protocol/events.ts";
 import { ApiError } from "./errors.ts";
+import { readUtf8 } from "./ingest.ts";
 import { deviceKey, RATE_LIMIT_PERIOD_S } from "./rate-limit.ts";
 
 /**
@@ -45,7 +46,7 @@ async function readOsmAnd(req: Request): Promise<OsmAndRequest> {
     for (const [k, v] of from) if (!params.has(k)) params.set(k, v);
   };
   add(new URL(req.url).searchParams);
-  const text = req.method === "POST" ? (await req.text()).trim() : "";
+  const text = req.method === "POST" ? (await readUtf8(req, "invalid_fix")).trim() : "";
   // Object.fromEntries defines own properties: a parameter named __proto__ stays a parameter.
   if (text.startsWith("{") || text.startsWith("[")) return { params: Object.fromEntries(params), json: parseJson(text) };
   if (text) add(new URLSearchParams(text));
@@ -166,7 +167,7 @@ compat.post("/v1/compat/owntracks", limitBody, async (c) => {
   const device = login && (await verifyDeviceLogin(login.id, login.password, c.env.AUTH_SECRET));
   if (!device) throw unauthorizedOwnTracks();
   await limitDevice(c.env, device);
-  const text = (await c.req.text()).trim();
+  const text = (await readUtf8(c.req.raw, "invalid_fix")).trim();
   const decoded = decodeOwnTracks(text === "" ? undefined : parseJson(text));
   // Nothing to store (another _type, an empty body, a bad fix), but a revoked device still hears 401 first.
   if (decoded.fixes.length === 0 && !(await hubOf(c.env, device).authorize(tokenOf(device)))) throw unauthorizedOwnTracks();

@@ -34,15 +34,19 @@ export const jsonBody = [
 // ignoreBOM: false — a byte order mark before the JSON text is dropped (RFC 8259 §8.1 lets a parser ignore it).
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** The body as JSON: bytes that are not UTF-8 are refused (never replaced by U+FFFD and stored so). */
-export async function readJson(req: Request): Promise<unknown> {
-  let text: string;
+/** The body as text: bytes that are not UTF-8 are refused (never replaced by U+FFFD and stored so). */
+export async function readUtf8(req: Request, code = "invalid_json"): Promise<string> {
   try {
-    text = utf8.decode(await req.arrayBuffer());
+    return utf8.decode(await req.arrayBuffer());
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    throw new ApiError(400, "invalid_json", "the body is not valid UTF-8");
+    throw new ApiError(400, code, "the body is not valid UTF-8");
   }
+}
+
+/** The body as JSON, from UTF-8 only (readUtf8). */
+export async function readJson(req: Request): Promise<unknown> {
+  const text = await readUtf8(req);
   try {
     return JSON.parse(text);
   } catch {
@@ -72,8 +76,9 @@ ingest.post("/v1/events", requireRole("field", "manager", "admin"), rateLimit, .
     receivedAt: Date.now(),
   });
   if (result.revoked) throw new ApiError(401, "token_revoked", "the token has been revoked; ask your admin for a new one");
+  // `?? []`: during a rollout an object of the previous version may still answer, without conflicts.
   // An id already held by an event of another kind: refused like any invalid event, by its index in the request.
-  for (const c of result.conflicts) {
+  for (const c of result.conflicts ?? []) {
     const index = indexes[c.at]!;
     rejected.push({ index, id: c.id, issues: [{ path: `events.${index}.id`, message: `is already the id of a ${c.kind} event: every event needs its own id` }] });
   }

@@ -261,6 +261,28 @@ describe("field PWA", () => {
     expect(app.errors).toEqual([]);
   });
 
+  it("saves one lead however fast Save is tapped twice (one save at a time: a second lead would be a second dialer call)", async () => {
+    const app = await openApp();
+    const { page } = app;
+    await page.locator("#lead-card > summary").click();
+    await page.fill('#lead-form [name="name"]', "Twice Tina");
+    await page.fill('#lead-form [name="phone"]', "+1 202 555 0199");
+    // Two submits in one task: the second arrives while the first still awaits the lead module and the outbox.
+    await page.evaluate(() => {
+      const form = document.querySelector<HTMLFormElement>("#lead-form")!;
+      form.requestSubmit();
+      form.requestSubmit();
+    });
+    await waitAttr(page, "unsent", "0");
+    const rows = await waitFor(async () => {
+      const r = await query<{ name: string }>(worker.plan, "SELECT name FROM leads WHERE team_id = $1 AND user_id = $2", [app.team, app.user]);
+      return r.length ? r : undefined;
+    }, "the lead in Postgres");
+    expect(rows).toEqual([{ name: "Twice Tina" }]);
+    expect(wireEvents(app, "lead")).toHaveLength(1);
+    expect(app.errors).toEqual([]);
+  });
+
   it("drains the outbox after the tab is closed (Background Sync in the service worker)", async () => {
     const app = await openApp({ settings: { send: { maxAgeS: { knock: 1 } } } });
     const { page, context } = app;

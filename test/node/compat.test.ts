@@ -235,6 +235,12 @@ describe("deterministic ids", () => {
     expect(await uuidv5("www.example.com", "6ba7b810-9dad-11d1-80b4-00c04fd430c8")).toBe("2ed6657d-e927-568b-95e1-2665a8aea6a2");
   });
 
+  it("pins the id scheme: a change of it makes every fix resent across the upgrade land twice, so it must be deliberate", async () => {
+    // Python's uuid.uuid5(FIX_NAMESPACE, "fpd1.example\n1765000000000\n52.1\n4.3") gives the same.
+    expect(await fixId("fpd1.example", { at: 1_765_000_000_000, lat: 52.1, lng: 4.3 })).toBe("acefeb68-29fa-5538-95db-b016ca5bdb48");
+    expect(await fixId("fpd1.example", { at: 1_765_000_000_000, lat: 52.1, lng: 4.3 }, 2)).toBe("506c2d35-dbb2-5383-a182-d6056ae62c1e");
+  });
+
   it("gives the same id for the same device, time and position; another for another device, time or position", async () => {
     const at = 1_700_000_000_000;
     const a = await fixId("dev-a", { at, lat: 1, lng: 2 });

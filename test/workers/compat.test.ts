@@ -379,6 +379,25 @@ describe("a person's devices go with their tokens", () => {
   });
 });
 
+describe("tracker bodies are UTF-8, as every body", () => {
+  it("a form or an OwnTracks body with bytes that are not UTF-8 is a 400, nothing stored", async () => {
+    const team = newTeam();
+    const d = await register(team, "utf");
+    const form = new Uint8Array([...new TextEncoder().encode(`id=${d.deviceId}&lat=1&lon=2&timestamp=${nowS()}&note=`), 0xff, 0xfe]);
+    const res = await call("/v1/compat/osmand", { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: form });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: "invalid_fix", message: expect.stringMatching(/UTF-8/) } });
+    const own = new Uint8Array([...new TextEncoder().encode(`{"_type":"location","lat":1,"lon":2,"tst":${nowS()},"tid":"`), 0xc3, 0x28, ...new TextEncoder().encode('"}')]);
+    const res2 = await call("/v1/compat/owntracks", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Basic ${btoa(`${d.deviceId}:${d.secret}`)}` },
+      body: own,
+    });
+    expect(res2.status).toBe(400);
+    expect(await storedFixes(team)).toEqual([]);
+  });
+});
+
 describe("limits like /v1/events", () => {
   it("caps the body (413) and rate-limits per device (429 + Retry-After), another device unaffected", async () => {
     const team = newTeam();

@@ -88,8 +88,22 @@ export function bindLeadForm(deps: LeadFormDeps): void {
     for (const input of inputsOf(name)) input.removeAttribute("aria-invalid");
   });
 
-  form.addEventListener("submit", async (e) => {
+  // One save at a time: a second tap while the first is saving (or while the lead module loads on a slow
+  // connection) would make a second lead with its own id — and a second call from the dialer.
+  let saving = false;
+  const submitButton = form.querySelector<HTMLButtonElement>('button[type="submit"]');
+  form.addEventListener("submit", (e) => {
     e.preventDefault();
+    if (saving) return;
+    saving = true;
+    if (submitButton) submitButton.disabled = true;
+    void save().finally(() => {
+      saving = false;
+      if (submitButton) submitButton.disabled = false;
+    });
+  });
+
+  const save = async (): Promise<void> => {
     clearErrors();
     const data = new FormData(form);
     const input: LeadInput = {};
@@ -130,5 +144,5 @@ export function bindLeadForm(deps: LeadFormDeps): void {
     card.open = false;
     showToast(t.lead.saved(lead.name));
     say(t.lead.saved(lead.name));
-  });
+  };
 }
