@@ -4,7 +4,11 @@
  * different fixes never share one. Lower-case, as every event id is compared.
  */
 
-/** The namespace of tracker fixes; fixed forever: changing it would make every resend a new event. */
+/**
+ * The namespace of tracker fixes; fixed forever, and so is the name's format (`fixId`): changing either makes
+ * every fix resent across the upgrade a new event (test/node/compat.test.ts pins both). The format last changed
+ * on 2026-12-06 (the position joined the time).
+ */
 export const FIX_NAMESPACE = "3c1f5f7e-2a8b-4d6e-9b0a-7f4e1c2d5a60";
 
 const HEX = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
