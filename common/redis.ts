@@ -1,5 +1,6 @@
 import { Redis } from "@upstash/redis/cloudflare";
 import { readConfig } from "./config.ts";
+import { redisUrlProblem } from "./config-check.ts";
 import { errorMessage, log } from "./log.ts";
 
 /**
@@ -19,9 +20,18 @@ export function redisKeys(env: object) {
   };
 }
 
-/** Upstash Redis, or null when not configured: every Redis feature degrades, never blocks ingest. */
+let badUrlLogged = false;
+
+/** Upstash Redis, or null when not configured (or configured wrong): every Redis feature degrades, never blocks ingest. */
 export function redisFrom(env: Env): Redis | null {
   if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) return null;
+  const problem = redisUrlProblem(env.UPSTASH_REDIS_REST_URL);
+  if (problem) {
+    // Said once per isolate, without the URL (a redis:// URL carries the password); /healthz says it too.
+    if (!badUrlLogged) log({ event: "redis_misconfigured", error: problem });
+    badUrlLogged = true;
+    return null;
+  }
   return new Redis({
     url: env.UPSTASH_REDIS_REST_URL,
     token: env.UPSTASH_REDIS_REST_TOKEN,
@@ -37,7 +47,7 @@ async function failOpen(what: string, teamId: string, op: (r: Redis) => Promise<
   try {
     await op(redis);
   } catch (err) {
-    log({ event: "redis_unavailable", op: what, teamId, error: errorMessage(err) });
+    log({ event: "redis_unavailable", op: what, teamId, error: redisError(err) });
   }
 }
 
@@ -56,4 +66,15 @@ export async function pushDialerPull(env: Env, teamId: string, bodies: string[])
   if (!(max > 0) || bodies.length === 0) return;
   const key = redisKeys(env).dialerPull(teamId);
   await failOpen("lpush", teamId, (r) => r.pipeline().lpush(key, ...bodies).ltrim(key, 0, max - 1).exec(), env);
+}
+
+/**
+ * A Redis failure for the logs: Upstash's errors repeat the whole command ("…, command was: [["lpush", …]]"),
+ * which for the dialer list is a lead's name and phone — cut at that point; URLs (a password may be in one)
+ * are replaced too.
+ */
+export function redisError(err: unknown): string {
+  return errorMessage(err)
+    .replace(/,?\s*command was:[\s\S]*$/i, "")
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, "<url>");
 }

@@ -63,6 +63,8 @@ export function deliveryErrorClass(error: string | undefined | null): string | u
   if (!error) return undefined;
   if (/^HTTP \d{3}$/.test(error)) return error;
   if (/timeout|timed out|abort/i.test(error)) return "timeout";
+  // standardwebhooks cannot read the secret: nothing was sent, the dialer is not at fault.
+  if (/base64|secret/i.test(error)) return "bad DIALER_WEBHOOK_SECRET";
   return "unreachable";
 }
 

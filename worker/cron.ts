@@ -1,4 +1,4 @@
-import { redisFrom, redisKeys } from "../common/redis.ts";
+import { redisError, redisFrom, redisKeys } from "../common/redis.ts";
 import { errorMessage, log } from "../common/log.ts";
 import type { FlushReport } from "../durable-objects/team-hub.ts";
 
@@ -27,7 +27,7 @@ export async function superviseFlushes(env: Env, scheduledTime: number): Promise
   try {
     teams = await redis.smembers(keys.dirtyTeams);
   } catch (err) {
-    log({ event: "cron_skipped", reason: "redis unavailable; alarms alone flush", error: errorMessage(err) });
+    log({ event: "cron_skipped", reason: "redis unavailable; alarms alone flush", error: redisError(err) });
     return { teams: 0, flushed: 0, failed: 0, redis: "unavailable" };
   }
   const report: SupervisorReport = { teams: teams.length, flushed: 0, failed: 0, redis: "ok" };

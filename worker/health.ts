@@ -1,7 +1,10 @@
 import { Hono } from "hono";
 import { withDb } from "../db/client.ts";
-import { redisFrom } from "../common/redis.ts";
+import { getTableColumns, getTableName } from "drizzle-orm";
+import { configProblems, redisUrlProblem } from "../common/config-check.ts";
+import { redisError, redisFrom } from "../common/redis.ts";
 import { errorMessage, log } from "../common/log.ts";
+import { activities, devices, knocks, leads, locations, rejectedEvents } from "../db/schema.ts";
 
 export interface Probe {
   ok: boolean;
@@ -21,28 +24,41 @@ async function probe(service: "postgres" | "redis", configured: boolean, check: 
     await check();
     return { ok: true, ms: Date.now() - t0, configured };
   } catch (err) {
-    const raw = errorMessage(err);
+    const raw = service === "redis" ? redisError(err) : errorMessage(err);
     log({ event: "health_probe_failed", service, error: raw });
-    return { ok: false, ms: Date.now() - t0, configured, error: /timeout|timed out/i.test(raw) ? "timed out" : "unreachable" };
+    const schema = service === "postgres" && /does not exist/i.test(raw);
+    return { ok: false, ms: Date.now() - t0, configured, error: schema ? "schema out of date: run npm run db:migrate" : /timeout|timed out/i.test(raw) ? "timed out" : "unreachable" };
   }
 }
 
 export const health = new Hono<{ Bindings: Env }>();
 
 /**
- * Liveness plus the reachability of both services. 200 while ingest works — it keeps accepting with
- * Postgres or Redis down (the buffer and fail-open limiter cover them) — with `status: "degraded"`.
+ * Every column the flush and the routes write or read, as one statement that reads no row: a table or column
+ * a migration has not made yet fails it ("relation … does not exist"), so a database left unmigrated shows here.
+ */
+const SCHEMA_PROBE = `SELECT 1 FROM ${[locations, knocks, activities, leads, rejectedEvents, devices]
+  .map((t, i) => `(SELECT ${Object.values(getTableColumns(t)).map((c) => `"${c.name}"`).join(", ")} FROM "${getTableName(t)}" LIMIT 0) t${i}`)
+  .join(", ")}`;
+
+/**
+ * Liveness, the settings and the reachability of both services. 200 while ingest works — it keeps accepting
+ * with Postgres or Redis down (the buffer and fail-open limiter cover them) — with `status: "degraded"`;
+ * 503 `misconfigured` when a setting breaks every request or a safety net (problems named, never their values)
+ * or the database schema is behind (every flush would fail).
  */
 health.get("/healthz", async (c) => {
+  const problems = configProblems(c.env);
   const [postgres, redis] = await Promise.all([
     probe("postgres", Boolean(c.env.DATABASE_URL), () =>
-      withDb(c.env, ({ client }) => client.query("SELECT 1"), { connectTimeoutMs: 3_000 }),
+      withDb(c.env, ({ client }) => client.query(SCHEMA_PROBE), { connectTimeoutMs: 3_000 }),
     ),
-    probe("redis", Boolean(c.env.UPSTASH_REDIS_REST_URL), async () => {
+    probe("redis", Boolean(c.env.UPSTASH_REDIS_REST_URL) && !redisUrlProblem(c.env.UPSTASH_REDIS_REST_URL), async () => {
       const pong = await redisFrom(c.env)?.ping();
       if (pong !== "PONG") throw new Error(`unexpected PING answer ${String(pong)}`);
     }),
   ]);
-  const status = postgres.ok && redis.ok ? "ok" : "degraded";
-  return c.json({ status, postgres, redis, time: new Date().toISOString() });
+  if (postgres.error?.startsWith("schema")) problems.push(`the database schema is out of date: run npm run db:migrate`);
+  const status = problems.length > 0 ? "misconfigured" : postgres.ok && redis.ok ? "ok" : "degraded";
+  return c.json({ status, ...(problems.length > 0 ? { problems } : {}), postgres, redis, time: new Date().toISOString() }, problems.length > 0 ? 503 : 200);
 });

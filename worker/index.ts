@@ -1,3 +1,4 @@
+import { errorMessage, log } from "../common/log.ts";
 import { app } from "./app.ts";
 import { superviseFlushes } from "./cron.ts";
 import { applyRetention } from "./retention.ts";
@@ -7,8 +8,10 @@ export { TeamHub } from "../durable-objects/team-hub.ts";
 export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
-    await superviseFlushes(env, controller.scheduledTime);
-    // Retention once an hour is plenty; it works in bounded batches.
-    if (new Date(controller.scheduledTime).getUTCMinutes() === 0) await applyRetention(env, controller.scheduledTime);
+    // Each on its own: a failing safety net (a bad Redis URL, say) must not stop retention, nor the reverse.
+    const results = await Promise.allSettled([superviseFlushes(env, controller.scheduledTime), applyRetention(env, controller.scheduledTime)]);
+    for (const [i, r] of results.entries()) {
+      if (r.status === "rejected") log({ event: "cron_failed", part: i === 0 ? "flush supervisor" : "retention", error: errorMessage(r.reason) });
+    }
   },
 } satisfies ExportedHandler<Env>;

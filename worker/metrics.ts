@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { redisFrom, redisKeys } from "../common/redis.ts";
+import { redisError, redisFrom, redisKeys } from "../common/redis.ts";
 import { errorMessage, log } from "../common/log.ts";
 import { queueFigures, type QueueFigures } from "../protocol/metrics.ts";
 import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
@@ -42,7 +42,7 @@ async function publishedFigures(env: Env): Promise<QueueFigures[]> {
       return parsed.success ? [parsed.data] : [];
     });
   } catch (err) {
-    log({ event: "metrics_redis_unavailable", error: errorMessage(err) });
+    log({ event: "metrics_redis_unavailable", error: redisError(err) });
     return [];
   }
 }
