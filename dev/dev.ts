@@ -6,12 +6,13 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { maxTtl } from "../common/config.ts";
 import { signToken } from "../protocol/auth.ts";
 import { loadDevVars, ensureLocalSecrets, ROOT } from "./dev-vars.ts";
-import { freePort } from "./net.ts";
+import { freePort, portInUse, portInUseMessage } from "./net.ts";
 import { startStack, type Stack } from "./stack.ts";
 
-const PORT = Number(process.env.PORT ?? 8787);
+const PORT = Number(process.env.PORT || 8787);
 const STATE = path.join(ROOT, ".fieldpulse");
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -27,9 +28,28 @@ async function stopAll(code: number): Promise<never> {
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
+/** "12 h, until Sun 6 Dec 19:04" for a token's exp. */
+function expiry(token: string): string {
+  const { iat, exp } = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString("utf8")) as { iat: number; exp: number };
+  const s = exp - iat;
+  const span = s % 86400 === 0 ? `${s / 86400} day${s === 86400 ? "" : "s"}` : s % 3600 === 0 ? `${s / 3600} h` : `${Math.round(s / 60)} min`;
+  const until = new Date(exp * 1000).toLocaleString("en-GB", { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  return `(valid ${span}, until ${until})`;
+}
+
 async function main(): Promise<void> {
+  // Before anything is built or started: a second `npm run dev` would otherwise rebuild dist/web under the
+  // first one (which reloads it) and read the first one's /healthz as its own.
+  if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) {
+    process.stderr.write(`PORT=${process.env.PORT} is not a port number (1-65535)\n`);
+    process.exit(2);
+  }
+  if (await portInUse(PORT)) {
+    process.stderr.write(`${portInUseMessage(PORT)}\n`);
+    process.exit(1);
+  }
   fs.mkdirSync(STATE, { recursive: true });
-  const secrets = ensureLocalSecrets();
+  const secrets = ensureLocalSecrets(undefined, (keys, file) => say(`secrets    ${keys.join(" and ")} generated into ${path.relative(process.cwd(), file) || file} (wrangler dev reads it)`));
   const devVars = loadDevVars();
 
   // Postgres: a URL you gave wins; else the embedded one, whose data survives restarts.
@@ -52,6 +72,8 @@ async function main(): Promise<void> {
     echo: (chunk) => process.stdout.write(chunk),
     // The platform runs the cron every minute in production; wrangler dev only on request.
     cronEveryMs: 60_000,
+    // Up, but /healthz 503: say what is wrong below rather than stop (the settings are yours to fix).
+    acceptMisconfigured: true,
     onUnexpectedExit: (code) => {
       if (stopping) return;
       say(`wrangler dev exited (${code}); stopping.`);
@@ -61,15 +83,21 @@ async function main(): Promise<void> {
 
   const base = worker.url;
   const secret = secrets.AUTH_SECRET!;
-  const manager = await signToken({ team: "demo", sub: "manager-1", role: "manager", name: "Demo Manager", ttlSeconds: 7 * 86400 }, secret);
-  const field = await signToken({ team: "demo", sub: "canvasser-1", role: "field", name: "Demo Canvasser", ttlSeconds: 7 * 86400 }, secret);
+  // As long as the Worker lets each role's token live (TOKEN_MAX_TTL_S / _FIELD_S), field at most 7 days.
+  const caps = maxTtl(devVars);
+  const manager = await signToken({ team: "demo", sub: "manager-1", role: "manager", name: "Demo Manager", ttlSeconds: caps.manager }, secret, caps);
+  const field = await signToken({ team: "demo", sub: "canvasser-1", role: "field", name: "Demo Canvasser", ttlSeconds: Math.min(7 * 86400, caps.field) }, secret, caps);
   say("");
   say(`fieldpulse is up at ${base}`);
+  if (worker.health?.status === "misconfigured") {
+    const problems = Array.isArray(worker.health.problems) ? worker.health.problems : [];
+    say(`  BUT /healthz says misconfigured (503), so API calls may fail: ${problems.join("; ") || "see /healthz"}`);
+  }
   say(`  health        ${base}/healthz`);
-  say(`  field app     ${base}/field/#token=${field}`);
-  say(`  manager map   ${base}/map/#token=${manager}`);
-  say(`  manager token ${manager}`);
-  say(`  field token   ${field}`);
+  say(`  field app     ${base}/field/#token=${field}  ${expiry(field)}`);
+  say(`  manager map   ${base}/map/#token=${manager}  ${expiry(manager)}`);
+  say(`  manager token ${manager}  ${expiry(manager)}`);
+  say(`  field token   ${field}  ${expiry(field)}`);
   say(`  more tokens   npm run token -- --team demo --user u2 --role field`);
   say("Ctrl-C stops everything.");
 }

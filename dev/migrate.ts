@@ -19,12 +19,44 @@ export async function migrateDatabase(url: string): Promise<void> {
   }
 }
 
+/**
+ * One line for a failed migration: where it tried (host:port/database, never the password) and why
+ * (the error code and message, e.g. "ECONNREFUSED", "28P01 password authentication failed …").
+ */
+export function migrateFailure(url: string, err: unknown): string {
+  let where = "DATABASE_URL";
+  try {
+    const u = new URL(url);
+    where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return "DATABASE_URL is not a valid URL (a character in the password may need %-escaping)";
+  }
+  const parts: string[] = [];
+  const walk = (e: unknown) => {
+    if (e instanceof AggregateError) e.errors.forEach(walk);
+    else if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code;
+      const text = `${typeof code === "string" && !e.message.includes(code) ? `${code} ` : ""}${e.message}`.trim();
+      if (text && !parts.includes(text)) parts.push(text);
+      if (!text && e.cause) walk(e.cause);
+    } else parts.push(String(e));
+  };
+  walk(err);
+  if (err instanceof Error && err.cause && parts.length === 1) walk(err.cause);
+  return `${where}: ${parts.join("; ") || "unknown error"}`.replace(/\s+/g, " ");
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const url = process.env.DATABASE_URL ?? loadDevVars().DATABASE_URL;
   if (!url) {
     console.error("DATABASE_URL is not set (neither in the environment nor in .dev.vars)");
     process.exit(2);
   }
-  await migrateDatabase(url);
+  try {
+    await migrateDatabase(url);
+  } catch (err) {
+    console.error(`npm run db:migrate failed: ${migrateFailure(url, err)}`);
+    process.exit(1);
+  }
   console.log(JSON.stringify({ event: "migrated", database: new URL(url).pathname.slice(1) }));
 }

@@ -3,9 +3,10 @@
  * line by line: benches read the Worker's log lines, the crash drill waits for one and SIGKILLs the group.
  * Used by `npm run dev`, the bench and the browser tests (through dev/stack.ts or directly).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
-import { freePort } from "../dev/net.ts";
+import { freePort, portInUse, portInUseMessage } from "../dev/net.ts";
 
 const OUTPUT_KEEP = 512 * 1024;
 const READY_MS = 90_000;
@@ -29,12 +30,16 @@ export interface WranglerStart {
   echo?: (chunk: string) => void;
   /** Run the cron this often, as the platform does every minute (wrangler dev runs it only on request). */
   cronEveryMs?: number;
+  /** Start even when /healthz says 503 misconfigured (`health` has its problems); default: stop and throw them. */
+  acceptMisconfigured?: boolean;
   /** Called when wrangler exits without stop() having been asked. */
   onUnexpectedExit?: (code: number | null) => void;
 }
 
 export class WranglerDev {
   url = "";
+  /** The /healthz body that made start() return. */
+  health: { status?: unknown; problems?: unknown } | null = null;
   private child: ChildProcess | null = null;
   private text = "";
   private partial = "";
@@ -52,6 +57,8 @@ export class WranglerDev {
   async start(opts: WranglerStart): Promise<void> {
     if (this.running()) throw new Error("wrangler dev is already running");
     const port = opts.port ?? (await freePort());
+    // Taken already: wrangler would fail to bind while /healthz answered from whoever holds the port.
+    if (opts.port !== undefined && (await portInUse(port))) throw new Error(portInUseMessage(port));
     this.stopping = false;
     this.text = "";
     this.partial = "";
@@ -80,8 +87,19 @@ export class WranglerDev {
     const deadline = Date.now() + READY_MS;
     for (;;) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`wrangler dev exited (${proc.exitCode ?? proc.signalCode}):\n${this.text.slice(-4000)}`);
-      const ok = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.ok).catch(() => false);
-      if (ok) break;
+      const health = await fetch(`${this.url}/healthz`, { signal: AbortSignal.timeout(5_000) })
+        .then(async (r) => ({ ok: r.ok, body: (await r.json().catch(() => null)) as { status?: unknown; problems?: unknown } | null }))
+        .catch(() => null);
+      const misconfigured = health?.body?.status === "misconfigured";
+      // Ready only when the answer came from our own wrangler: its process group holds the listening socket
+      // (someone else may have taken the port since the check above; then our wrangler exits, reported above).
+      if ((health?.ok || misconfigured) && proc.pid !== undefined && (await listensOn(proc.pid, port)) !== false) {
+        this.health = health!.body;
+        if (!misconfigured || opts.acceptMisconfigured) break;
+        await this.stop();
+        const problems = Array.isArray(health!.body!.problems) ? health!.body!.problems.join("; ") : "";
+        throw new Error(`the Worker says it is misconfigured (/healthz 503): ${problems}`);
+      }
       if (Date.now() > deadline) {
         await this.stop("SIGKILL");
         throw new Error(`wrangler dev did not answer /healthz within ${READY_MS / 1000} s:\n${this.text.slice(-4000)}`);
@@ -171,6 +189,51 @@ export class WranglerDev {
       for (const l of [...this.listeners]) l(line);
     }
   }
+}
+
+/**
+ * Whether a process of group `pgid` holds the TCP socket listening on `port`: from /proc on Linux, else
+ * `lsof`; null when neither can tell.
+ */
+export async function listensOn(pgid: number, port: number): Promise<boolean | null> {
+  if (fs.existsSync("/proc/net/tcp")) {
+    const inodes = new Set<string>();
+    for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      let text = "";
+      try {
+        text = fs.readFileSync(table, "utf8");
+      } catch {
+        continue;
+      }
+      for (const row of text.split("\n").slice(1)) {
+        const f = row.trim().split(/\s+/);
+        // local_address is ADDR:PORT in hex; st 0A = LISTEN; the inode is field 9.
+        if (f.length > 9 && f[3] === "0A" && parseInt(f[1]!.split(":").pop()!, 16) === port) inodes.add(f[9]!);
+      }
+    }
+    if (inodes.size === 0) return false;
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+        for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+          const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`, { encoding: "utf8" });
+          const m = /^socket:\[(\d+)\]$/.exec(target);
+          if (m && inodes.has(m[1]!)) return true;
+        }
+      } catch {
+        // Gone meanwhile, or not ours to read.
+      }
+    }
+    return false;
+  }
+  return new Promise((resolve) => {
+    execFile("lsof", ["-a", "-g", String(pgid), `-iTCP:${port}`, "-sTCP:LISTEN", "-t"], (err, stdout) => {
+      // lsof exits 1 when nothing matched; ENOENT: no lsof.
+      if (err && (err as NodeJS.ErrnoException).code === "ENOENT") resolve(null);
+      else resolve(stdout.trim().length > 0);
+    });
+  });
 }
 
 /** kill(-pgid, signal); false when the group is gone. */
