@@ -111,7 +111,8 @@ function fakeRoot(listen: boolean): string {
 const args = process.argv.slice(2);
 const port = Number(args[args.indexOf("--port") + 1]);
 console.log("started");
-${listen ? "require('http').createServer((q, r) => r.writeHead(200).end('{\"status\":\"ok\"}')).listen(port, '127.0.0.1');" : "setInterval(() => {}, 1000);"}
+setTimeout(() => process.exit(0), 60_000); // never outlives a test that hung
+${listen ? "require('http').createServer((q, r) => r.writeHead(200).end('{\"status\":\"ok\"}')).listen(port, '127.0.0.1');" : ""}
 `;
   fs.writeFileSync(path.join(root, "node_modules/.bin/wrangler"), script, { mode: 0o755 });
   return root;
