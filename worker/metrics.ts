@@ -6,8 +6,9 @@ import { requireRole, scopedTeam, type AuthVars } from "./auth.ts";
 
 export const metrics = new Hono<{ Bindings: Env; Variables: AuthVars }>();
 
-function liveFigures(env: Env, team: string): Promise<QueueFigures> {
-  return env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)).figures();
+async function liveFigures(env: Env, team: string): Promise<QueueFigures> {
+  // The team asked for, by name: an object that has seen nothing yet does not know its own.
+  return { ...(await env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team)).figures()), teamId: team };
 }
 
 /**

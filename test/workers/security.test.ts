@@ -210,6 +210,13 @@ describe("?team= is a team id, and a team role's own", () => {
     expect(redeliver.status).toBe(400);
   });
 
+  it("a team that has sent nothing yet is still named in its figures (it answered teamId \"\")", async () => {
+    const team = newTeam();
+    const res = await call("/v1/metrics", { token: await tokenFor(team, "manager") });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ teams: [{ teamId: team, depth: 0 }] });
+  });
+
   it("a manager naming another team on the map's routes is refused (403), as on every other route", async () => {
     const manager = await tokenFor(newTeam(), "manager");
     const other = newTeam();
