@@ -5,8 +5,15 @@ import { DEFAULT_MAX_TTL_S, type MaxTtl } from "../protocol/auth.ts";
 // answers with ("Too big: expected number to be <=90") are English, said here once for every server entry.
 z.config(z.locales.en());
 
-const seconds = (fallback: number) => z.coerce.number().positive().default(fallback);
-const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** A var is text: a plain decimal ("30", "0.5") is its number; anything else ("abc", "0x10", "1e3") is refused by name. */
+const decimal = (n: z.ZodNumber) =>
+  z.preprocess((v) => (typeof v === "string" && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), n);
+// Only for text that is no number; a number out of range keeps zod's own words ("Too small: expected number to be >0").
+const notA = (what: string) => ({ error: (issue: { code: string }) => (issue.code === "invalid_type" ? `must be ${what}` : undefined) });
+const NOT_DECIMAL = notA("a plain decimal number (like 30 or 0.5)");
+const NOT_WHOLE = notA("a whole number (like 30)");
+const seconds = (fallback: number) => decimal(z.number(NOT_DECIMAL).positive()).default(fallback);
+const count = (fallback: number) => decimal(z.number(NOT_WHOLE).int().positive()).default(fallback);
 
 /**
  * Every var of README "Configuration" with its default, in one place: the Worker, the TeamHub, the cron and the
@@ -24,7 +31,7 @@ const config = z.object({
   RETENTION_DAYS: count(90),
   LEAD_WRITE_TIMEOUT_MS: count(2_000),
   /** Length cap of the per-team Redis pull list of leads; 0 turns it off. */
-  DIALER_PULL_MAX: z.coerce.number().int().nonnegative().default(1_000),
+  DIALER_PULL_MAX: decimal(z.number(NOT_WHOLE).int().nonnegative()).default(1_000),
   /** Prefix of every Redis key, so deployments (or test runs) can share one database. */
   REDIS_PREFIX: z.string().min(1).default("fp"),
   TOKEN_MAX_TTL_FIELD_S: count(DEFAULT_MAX_TTL_S.field),
