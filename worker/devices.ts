@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import { withDb } from "../db/client.ts";
@@ -103,11 +103,20 @@ async function revokeDevice(env: Env, team: string, deviceId: string): Promise<D
  * afterwards works. Idempotent, so a retry after a failure finishes the job.
  */
 export async function revokeDevicesOf(env: Env, team: string, user: string): Promise<string[]> {
-  const live = await withDb(env, ({ db }) =>
-    db.select({ deviceId: devices.deviceId }).from(devices).where(and(eq(devices.teamId, team), eq(devices.userId, user), isNull(devices.revokedAt))),
-  );
-  for (const { deviceId } of live) await revokeDevice(env, team, deviceId);
-  return live.map((d) => d.deviceId);
+  // One connection for the lot: the list, then (after the hub refuses each) one UPDATE.
+  return withDb(env, async ({ db }) => {
+    const live = await db
+      .select({ deviceId: devices.deviceId })
+      .from(devices)
+      .where(and(eq(devices.teamId, team), eq(devices.userId, user), isNull(devices.revokedAt)));
+    const ids = live.map((d) => d.deviceId);
+    if (ids.length === 0) return ids;
+    const hub = env.TEAM_HUB.get(env.TEAM_HUB.idFromName(team));
+    let at = Date.now();
+    for (const id of ids) at = (await hub.revoke({ jti: id, forever: true })).at;
+    await db.update(devices).set({ revokedAt: new Date(at) }).where(and(inArray(devices.deviceId, ids), isNull(devices.revokedAt)));
+    return ids;
+  });
 }
 
 deviceAdmin.post("/v1/admin/devices/:id/revoke", requireRole("admin", "operator"), async (c) => {

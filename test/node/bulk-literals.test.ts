@@ -13,13 +13,12 @@ import { withDb, type DbEnv } from "../../db/client.ts";
 import { writeBatch } from "../../durable-objects/flush.ts";
 import type { EventKind } from "../../protocol/events.ts";
 import { ingestEvent, type IngestEvent } from "../../protocol/ingest.ts";
-import type { StackPlan } from "../support/stack.ts";
+import { planStack } from "../support/stack.ts";
 
 neonConfig.webSocketConstructor = ws;
 
-const planJson = process.env.FIELDPULSE_TEST_STACK;
-if (!planJson) throw new Error("FIELDPULSE_TEST_STACK is not set: run this file through vitest (vitest.config.ts plans the stack)");
-const plan = JSON.parse(planJson) as StackPlan;
+// The stack vitest.config.ts planned for this run (test/support/stack.ts reads it back).
+const plan = await planStack();
 const env: DbEnv = { DATABASE_URL: plan.postgres.url, NEON_WS_PROXY: `127.0.0.1:${plan.proxyPort}` };
 
 /** Text that array literals get wrong when they are built carelessly, and text that needs more than one byte. */

@@ -378,21 +378,19 @@ export class MapView {
 
   /** A lead picked in the list: fly to it and open it. False when it has no position. */
   focusLead(id: string): boolean {
-    const l = this.state.leads.get(id);
-    if (!l || l.lat === undefined || l.lng === undefined) return false;
-    const at: [number, number] = [l.lng, l.lat];
-    this.takeCamera(() => this.map.flyTo({ center: at, zoom: Math.max(this.map.getZoom(), 16), duration: 800 }));
-    this.show({ kind: "lead", id });
-    return true;
+    return this.flyToMark({ kind: "lead", id }, this.state.leads.get(id), 16);
   }
 
-  /** A knock picked in the list: fly to it and open it. False when it has no position. */
+  /** A knock picked in the list: fly to it and open it (a door: closer in). False when it has no position. */
   focusKnock(id: string): boolean {
-    const k = this.state.knocks.get(id);
-    if (!k || k.lat === undefined || k.lng === undefined) return false;
-    const at: [number, number] = [k.lng, k.lat];
-    this.takeCamera(() => this.map.flyTo({ center: at, zoom: Math.max(this.map.getZoom(), 17), duration: 800 }));
-    this.show({ kind: "knock", id });
+    return this.flyToMark({ kind: "knock", id }, this.state.knocks.get(id), 17);
+  }
+
+  private flyToMark(popup: Extract<OpenPopup, { id: string }>, mark: { lat?: number; lng?: number } | undefined, minZoom: number): boolean {
+    if (!mark || mark.lat === undefined || mark.lng === undefined) return false;
+    const at: [number, number] = [mark.lng, mark.lat];
+    this.takeCamera(() => this.map.flyTo({ center: at, zoom: Math.max(this.map.getZoom(), minZoom), duration: 800 }));
+    this.show(popup);
     return true;
   }
 
